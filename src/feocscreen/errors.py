@@ -62,15 +62,29 @@ def _code(code: str, title: str, description: str, template: str) -> IssueCode:
 # File-level: the run cannot read the file (exit 2).
 _code("not-a-spreadsheet", "Not a spreadsheet", "The file is neither xlsx nor csv.", "{detail}")
 _code("corrupt-file", "Corrupt file", "The xlsx container is damaged or truncated.", "{detail}")
-_code("legacy-xls", "Legacy .xls", "Old binary Excel files are not read; save as .xlsx.", "{detail}")
-_code("encrypted-file", "Encrypted workbook", "Password-protected workbooks cannot be read.", "{detail}")
-_code("zip-bomb", "Suspicious compression", "A member inflates far beyond a real workbook.", "{detail}")
+_code(
+    "legacy-xls", "Legacy .xls", "Old binary Excel files are not read; save as .xlsx.", "{detail}"
+)
+_code(
+    "encrypted-file",
+    "Encrypted workbook",
+    "Password-protected workbooks cannot be read.",
+    "{detail}",
+)
+_code(
+    "zip-bomb",
+    "Suspicious compression",
+    "A member inflates far beyond a real workbook.",
+    "{detail}",
+)
 _code("cell-too-large", "Cell too large", "A cell holds more text than any real value.", "{detail}")
 _code("missing-sheet", "Missing sheet", "A required sheet is absent.", "{detail}")
 _code("empty-sheet", "Empty sheet", "A sheet has no header row.", "{detail}")
 _code("missing-column", "Missing column", "A required column is absent.", "{detail}")
 _code("duplicate-column", "Duplicate column", "Two headers map to the same field.", "{detail}")
-_code("bad-encoding", "Unreadable text encoding", "A CSV is in no encoding we recognise.", "{detail}")
+_code(
+    "bad-encoding", "Unreadable text encoding", "A CSV is in no encoding we recognise.", "{detail}"
+)
 _code("bad-columns-map", "Bad columns map", "The --columns file is malformed.", "{detail}")
 # Row-level: the supplier concerned is not screened.
 _code("missing-value", "Missing value", "A required cell is blank.", "{column} is required")
@@ -85,21 +99,56 @@ _code("undeclared-country", "Country required", "This country cell cannot be unk
 _code("bad-number", "Not a number", "A numeric cell holds text.", "{detail}")
 _code("negative-number", "Negative number", "Spend and volume must be ≥ 0.", "{detail}")
 _code("share-out-of-range", "Share out of range", "A share is outside 0–100 %.", "{detail}")
-_code("shares-over-100", "Shares over 100 %", "Shares of one stage add to more than 100 %.", "{detail}")
+_code(
+    "shares-over-100",
+    "Shares over 100 %",
+    "Shares of one stage add to more than 100 %.",
+    "{detail}",
+)
 _code("unknown-reference", "Dangling reference", "An id points to no supplier.", "{detail}")
 _code("cycle", "Cycle", "Upstream links or ownership form a loop.", "{detail}")
 _code("bad-lei", "Invalid LEI", "The LEI fails the ISO 17442 check digits.", "{detail}")
 _code("bad-boolean", "Not yes/no", "A yes/no cell holds something else.", "{detail}")
-_code("flat-and-sourcing", "Stage given twice", "A flat *_country column and Sourcing rows give the same stage.", "{detail}")
-_code("duplicate-supplier-across-files", "Supplier in two files", "A supplier id is in two input files.", "{detail}")
+_code(
+    "flat-and-sourcing",
+    "Stage given twice",
+    "A flat *_country column and Sourcing rows give the same stage.",
+    "{detail}",
+)
+_code(
+    "duplicate-supplier-across-files",
+    "Supplier in two files",
+    "A supplier id is in two input files.",
+    "{detail}",
+)
 _code("cell-too-long", "Cell too long", "A text cell is longer than any real value.", "{detail}")
 # Warnings.
 _code("shares-under-100", "Shares under 100 %", "The rest of the stage is unverified.", "{detail}")
-_code("shares-as-fractions", "Shares read as fractions", "Every share on the sheet was ≤ 1.", "{detail}")
-_code("state-owned-assumed", "State-owned owner assumed wholly government-held", "No rows of its own.", "{detail}")
-_code("unused-column", "Column ignored", "A header matches no field and is kept but ignored.", "{detail}")
+_code(
+    "shares-as-fractions",
+    "Shares read as fractions",
+    "Every share on the sheet was ≤ 1.",
+    "{detail}",
+)
+_code(
+    "state-owned-assumed",
+    "State-owned owner assumed wholly government-held",
+    "No rows of its own.",
+    "{detail}",
+)
+_code(
+    "unused-column",
+    "Column ignored",
+    "A header matches no field and is kept but ignored.",
+    "{detail}",
+)
 _code("no-watchlist", "Listing prongs not tested", "No watchlist was loaded.", "{detail}")
-_code("rules-stale", "Rules may be out of date", "as-of is over 12 months past last_reviewed.", "{detail}")
+_code(
+    "rules-stale",
+    "Rules may be out of date",
+    "as-of is over 12 months past last_reviewed.",
+    "{detail}",
+)
 
 
 def catalogue() -> dict[str, IssueCode]:

@@ -27,7 +27,7 @@ class FeocscreenGroup(click.Group):
             return super().invoke(ctx)
         except FeocscreenError as exc:
             click.echo(f"error: {exc.message}", err=True)
-            for issue in exc.issues[:20]:
+            for issue in exc.issues[:20] if len(exc.issues) > 1 else []:
                 click.echo(f"  {_where(issue)}{issue.message}", err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):

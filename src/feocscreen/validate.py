@@ -1,0 +1,1271 @@
+"""Intake validation: raw sheets → typed, located Portfolio, with every problem as an Issue.
+
+All problems are found in one pass (pandera ``lazy=True`` plus cross-sheet
+checks), each located by file, sheet, Excel row, field, header and cell. A
+supplier with an error in any of its rows is set aside in ``not_screened`` with
+its reasons; nothing is dropped silently. Conversions run once per distinct
+cell value, so a million-row sheet costs a few thousand lookups.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+import yaml
+
+from .countries import to_alpha2
+from .errors import InputError, make_issue
+from .ingest import InputFile, RawSheet, issue_at, open_input, percent_formatted, read_sheet
+from .models import DFARS_EXCEPTIONS, OWNER_TYPES, STAGES, Issue
+from .portfolio import (
+    OWNERSHIP_COLUMNS,
+    SOURCING_COLUMNS,
+    SUPPLIER_COLUMNS,
+    Portfolio,
+    SheetLayout,
+)
+from .schema import (
+    FLAT_STAGE_FIELDS,
+    OWNERSHIP,
+    OWNERSHIP_MODEL,
+    SOURCING,
+    SOURCING_MODEL,
+    STAGE_ALIASES,
+    SUPPLIERS,
+    SUPPLIERS_MODEL,
+    SheetSpec,
+    header_key,
+)
+
+# Shares of one stage may add to 100.5 % before it is an error: rounding in exports.
+SHARE_TOLERANCE = 0.005
+INPUT_SUFFIXES = (".xlsx", ".xlsm", ".csv")
+
+MATERIAL_ALIASES = {
+    "ndfeb": "ndfeb",
+    "ndfebmagnet": "ndfeb",
+    "neodymium": "ndfeb",
+    "neodymiumironboron": "ndfeb",
+    "nd": "ndfeb",
+    "smco": "smco",
+    "samariumcobalt": "smco",
+    "smcomagnet": "smco",
+}
+TRUE_WORDS = {"yes", "y", "true", "t", "1", "x", "ja", "oui", "si"}
+FALSE_WORDS = {"no", "n", "false", "f", "0", "nein", "non"}
+EXCEPTION_KEYS = {header_key(e): e for e in DFARS_EXCEPTIONS}
+
+
+# ---------------------------------------------------------------- columns map
+
+
+def load_columns_map(path: Path | None) -> dict[str, dict[str, str]]:
+    """--columns MAP.yaml: {header: field} for every sheet, or {Sheet: {header: field}}."""
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(f"{Path(path).name}: cannot read the columns map ({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{Path(path).name}: the columns map must be a mapping of header: field")
+    sheet_names = {s.name.lower(): s for s in (SUPPLIERS, SOURCING, OWNERSHIP)}
+    result: dict[str, dict[str, str]] = {"*": {}}
+    for key, value in data.items():
+        if isinstance(value, dict) and str(key).lower() in sheet_names:
+            spec = sheet_names[str(key).lower()]
+            result[spec.name] = {
+                header_key(h): _map_target(path, spec, f) for h, f in value.items()
+            }
+        elif isinstance(value, str):
+            result["*"][header_key(key)] = value
+        else:
+            raise InputError(
+                f"{Path(path).name}: entry {key!r} must map a header to a field name "
+                "or a sheet name to such a mapping"
+            )
+    return result
+
+
+def _map_target(path: Path, spec: SheetSpec, target: Any) -> str:
+    if target not in spec.fields:
+        raise InputError(
+            f"{Path(path).name}: {target!r} is not a field of sheet {spec.name} "
+            f"(fields: {', '.join(spec.fields)})"
+        )
+    return str(target)
+
+
+# ---------------------------------------------------------------- per-sheet frames
+
+
+@dataclass
+class SheetFrame:
+    """A sheet mapped to canonical fields: raw values by field, plus where each came from."""
+
+    raw: RawSheet
+    spec: SheetSpec
+    frame: pd.DataFrame  # canonical field columns (raw cell values) + _row
+    positions: dict[str, int]  # field -> column index in the sheet
+    issues: list[tuple[Issue, Any]] = field(default_factory=list)  # (issue, owner key)
+    flagged: set[tuple[int, str]] = field(default_factory=set)  # (excel row, field)
+
+    def add(
+        self,
+        code: str,
+        severity: str,
+        message: str,
+        row: int | None,
+        fieldname: str | None,
+        value: Any = None,
+        owner: Any = None,
+    ) -> None:
+        col = self.positions.get(fieldname) if fieldname else None
+        self.issues.append(
+            (issue_at(self.raw, code, severity, message, row, col, fieldname, _plain(value)), owner)
+        )
+        if row is not None and fieldname:
+            self.flagged.add((row, fieldname))
+
+    def layout(self) -> SheetLayout:
+        return SheetLayout(
+            file=self.raw.file,
+            sheet=self.raw.sheet,
+            columns={
+                f: (self.raw.headers[i], self.raw.letter(i)) for f, i in self.positions.items()
+            },
+        )
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    return str(value)
+
+
+def map_headers(
+    raw: RawSheet,
+    spec: SheetSpec,
+    columns_map: dict[str, dict[str, str]],
+) -> tuple[dict[str, int], list[Issue]]:
+    """Canonical field → column index; unknown headers are kept aside as warnings."""
+    table = spec.alias_table()
+    custom = {**columns_map.get("*", {}), **columns_map.get(spec.name, {})}
+    positions: dict[str, int] = {}
+    warnings: list[Issue] = []
+    for index, header in enumerate(raw.headers):
+        if not header:
+            continue
+        key = header_key(header)
+        target = custom.get(key) or table.get(key)
+        if target is not None and target not in spec.fields:
+            target = None
+        if target is None:
+            warnings.append(
+                issue_at(
+                    raw,
+                    "unused-column",
+                    "warning",
+                    f"column {header!r} matches no field of {spec.name}; kept and ignored",
+                    raw.header_row,
+                    index,
+                    None,
+                    header,
+                )
+            )
+            continue
+        if target in positions:
+            first = raw.headers[positions[target]]
+            raise InputError(
+                f"{raw.file}: sheet {raw.sheet!r}: headers {first!r} and {header!r} both mean "
+                f"{target}; rename one or map it with --columns",
+                [
+                    issue_at(
+                        raw,
+                        "duplicate-column",
+                        "error",
+                        f"{first!r} and {header!r} both map to {target}",
+                        raw.header_row,
+                        index,
+                        target,
+                        header,
+                    )
+                ],
+            )
+        positions[target] = index
+    return positions, warnings
+
+
+def sheet_frame(
+    raw: RawSheet,
+    spec: SheetSpec,
+    columns_map: dict[str, dict[str, str]],
+) -> tuple[SheetFrame, list[Issue]]:
+    """Map a raw sheet to canonical fields, refusing a sheet that lacks a required column."""
+    positions, warnings = map_headers(raw, spec, columns_map)
+    missing = [f for f in spec.required if f not in positions]
+    if (
+        spec is SUPPLIERS
+        and "country" not in positions
+        and not {"incorporation_country", "hq_country"} <= set(positions)
+    ):
+        missing.append("country")
+    if missing:
+        found = ", ".join(h for h in raw.headers if h) or "none"
+        issues = [
+            make_issue(
+                "missing-column",
+                "error",
+                f"required column {m} is missing (headers found: {found})",
+                file=raw.file,
+                sheet=raw.sheet,
+                row=raw.header_row,
+                column=m,
+            )
+            for m in missing
+        ]
+        raise InputError(
+            f"{raw.file}: sheet {raw.sheet!r} lacks required column(s) {', '.join(missing)} "
+            f"(headers found on row {raw.header_row}: {found}). See README 'Input columns' or "
+            "map them with --columns",
+            issues,
+        )
+    width = max((len(r) for r in raw.rows), default=0)
+    columns: dict[str, list[Any]] = {}
+    for name, index in positions.items():
+        columns[name] = (
+            [r[index] if index < len(r) else None for r in raw.rows]
+            if index < max(width, 1)
+            else [None] * len(raw.rows)
+        )
+    frame = pd.DataFrame(columns, dtype=object)
+    for name in spec.fields:
+        if name not in frame:
+            frame[name] = None
+    frame["_row"] = raw.row_numbers
+    return SheetFrame(raw, spec, frame, positions), warnings
+
+
+# ---------------------------------------------------------------- cell converters
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if value.is_integer():
+            return str(int(value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = str(value).strip()
+    return text or None
+
+
+_NUMBER_JUNK = re.compile(r"[\s,_$€£¥]|usd|eur|kg", re.IGNORECASE)
+
+
+def _number(value: Any) -> tuple[float | None, bool]:
+    """(number, ok): '1,200,000' → 1200000.0; blank → (None, True); 'abc' → (None, False)."""
+    if value is None or isinstance(value, bool):
+        return None, value is None
+    if isinstance(value, (int, float)):
+        return (
+            (None, True) if isinstance(value, float) and math.isnan(value) else (float(value), True)
+        )
+    text = _NUMBER_JUNK.sub("", str(value))
+    if not text:
+        return None, True
+    try:
+        number = float(text)
+    except ValueError:
+        return None, False
+    return (number, True) if math.isfinite(number) else (None, False)
+
+
+def _percent_text(value: Any) -> tuple[float | None, bool, bool]:
+    """(value, explicit_percent, ok): '45%' → (45, True); 0.45 → (0.45, False)."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        number, ok = _number(value.strip()[:-1])
+        return number, True, ok
+    number, ok = _number(value)
+    return number, False, ok
+
+
+def convert_percent_column(sf: SheetFrame, name: str, owner_of: list[Any]) -> pd.Series:
+    """Percent cells → fractions 0–1 by DESIGN's rule (see README 'Shares')."""
+    values = sf.frame[name].tolist()
+    parsed = [_percent_text(v) for v in values]
+    rows = sf.frame["_row"].tolist()
+    numeric_plain = [p[0] for p in parsed if p[2] and p[0] is not None and not p[1]]
+    as_fractions = bool(numeric_plain) and all(abs(n) <= 1 for n in numeric_plain)
+    formatted: set[str] = set()
+    if (
+        not as_fractions
+        and name in sf.positions
+        and sf.raw.kind == "workbook"
+        and sf.raw.path is not None
+    ):
+        letter = sf.raw.letter(sf.positions[name])
+        small = [
+            f"{letter}{r}"
+            for (n, explicit, ok), r in zip(parsed, rows, strict=True)
+            if ok and n is not None and not explicit and 0 < n <= 1
+        ]
+        formatted = percent_formatted(sf.raw.path, sf.raw.sheet, small)
+    out: list[float | None] = []
+    letter = sf.raw.letter(sf.positions[name]) if name in sf.positions else ""
+    for (number, explicit, ok), row, owner, raw_value in zip(
+        parsed, rows, owner_of, values, strict=True
+    ):
+        if not ok:
+            sf.add(
+                "bad-number",
+                "error",
+                f"{name} must be a percentage, got {raw_value!r}",
+                row,
+                name,
+                raw_value,
+                owner,
+            )
+            out.append(None)
+            continue
+        if number is None:
+            out.append(None)
+            continue
+        percent = number
+        if not explicit and (as_fractions or f"{letter}{row}" in formatted):
+            percent = number * 100
+        if percent < 0 or percent > 100 + SHARE_TOLERANCE * 100:
+            sf.add(
+                "share-out-of-range",
+                "error",
+                f"{name} must be between 0 and 100 %, got {raw_value!r}",
+                row,
+                name,
+                raw_value,
+                owner,
+            )
+            out.append(None)
+            continue
+        out.append(min(percent, 100.0) / 100)
+    if as_fractions:
+        sf.add(
+            "shares-as-fractions",
+            "warning",
+            f"every {name} value on sheet {sf.raw.sheet!r} is ≤ 1, so they were read as "
+            "fractions (0.45 = 45 %)",
+            sf.raw.header_row,
+            name,
+        )
+    return pd.Series(out, index=sf.frame.index, dtype="float64")
+
+
+def convert_countries(sf: SheetFrame, name: str, owner_of: list[Any], required: bool) -> pd.Series:
+    """Country cells → ISO alpha-2 (None = undeclared); unknown or ambiguous → error."""
+    column = sf.frame[name]
+    cache = {v: to_alpha2(_text(v)) for v in pd.unique(column.astype(object))}
+    codes: list[str | None] = []
+    for value, row, owner in zip(column.tolist(), sf.frame["_row"].tolist(), owner_of, strict=True):
+        result = cache[value]
+        if result.status in ("unknown", "ambiguous"):
+            code = "ambiguous-country" if result.status == "ambiguous" else "unknown-country"
+            sf.add(code, "error", f"{name}: {result.message}", row, name, value, owner)
+        elif result.status == "undeclared" and required:
+            sf.add(
+                "undeclared-country",
+                "error",
+                f"{name} is required here and cannot be blank or unknown",
+                row,
+                name,
+                value,
+                owner,
+            )
+        codes.append(result.code)
+    return pd.Series(codes, index=sf.frame.index, dtype=object)
+
+
+def convert_numbers(sf: SheetFrame, name: str, owner_of: list[Any]) -> pd.Series:
+    out: list[float | None] = []
+    for value, row, owner in zip(
+        sf.frame[name].tolist(), sf.frame["_row"].tolist(), owner_of, strict=True
+    ):
+        number, ok = _number(value)
+        if not ok:
+            sf.add(
+                "bad-number",
+                "error",
+                f"{name} must be a number, got {value!r}",
+                row,
+                name,
+                value,
+                owner,
+            )
+        elif number is not None and number < 0:
+            sf.add(
+                "negative-number",
+                "error",
+                f"{name} must be ≥ 0, got {value!r}",
+                row,
+                name,
+                value,
+                owner,
+            )
+            number = None
+        out.append(number)
+    return pd.Series(out, index=sf.frame.index, dtype="float64")
+
+
+def convert_vocab(
+    sf: SheetFrame,
+    name: str,
+    owner_of: list[Any],
+    lookup: dict[str, str],
+    code: str,
+    allowed: Iterable[str],
+) -> pd.Series:
+    out: list[str | None] = []
+    allowed_text = ", ".join(allowed)
+    for value, row, owner in zip(
+        sf.frame[name].tolist(), sf.frame["_row"].tolist(), owner_of, strict=True
+    ):
+        text = _text(value)
+        if text is None:
+            out.append(None)
+            continue
+        found = lookup.get(header_key(text))
+        if found is None:
+            sf.add(
+                code,
+                "error",
+                f"{name} {text!r} is not one of: {allowed_text}",
+                row,
+                name,
+                value,
+                owner,
+            )
+        out.append(found)
+    return pd.Series(out, index=sf.frame.index, dtype=object)
+
+
+def convert_text(sf: SheetFrame, name: str) -> pd.Series:
+    return pd.Series(
+        [_text(v) for v in sf.frame[name].tolist()], index=sf.frame.index, dtype=object
+    )
+
+
+def lei_is_valid(lei: str) -> bool:
+    """ISO 17442: 18 alphanumerics + 2 check digits, ISO 7064 MOD 97-10 over the whole code."""
+    code = lei.strip().upper()
+    if not re.fullmatch(r"[0-9A-Z]{18}[0-9]{2}", code):
+        return False
+    digits = "".join(str(int(ch, 36)) for ch in code)
+    return int(digits) % 97 == 1
+
+
+# ---------------------------------------------------------------- the three sheets
+
+
+SUPPLIER_STAGE_LOOKUP = {k: v for k, v in STAGE_ALIASES.items() if v != "recycling"}
+SOURCE_STAGE_LOOKUP = {k: v for k, v in STAGE_ALIASES.items() if v != "distributor"}
+CHAIN_STAGE_LOOKUP = {k: v for k, v in STAGE_ALIASES.items() if v in STAGES}
+OWNER_TYPE_LOOKUP = {header_key(t): t for t in OWNER_TYPES}
+OWNER_TYPE_LOOKUP.update(
+    {
+        "state": "state_owned",
+        "soe": "state_owned",
+        "stateowned": "state_owned",
+        "gov": "government",
+        "govt": "government",
+        "party": "party_or_official",
+        "official": "party_or_official",
+        "private": "company",
+        "corporate": "company",
+        "person": "individual",
+        "public": "public_float",
+        "float": "public_float",
+        "freefloat": "public_float",
+    }
+)
+
+
+def suppliers_records(sf: SheetFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Suppliers sheet → supplier frame and the flat-shortcut sourcing rows."""
+    frame = sf.frame
+    ids = convert_text(sf, "supplier_id")
+    owners = ids.tolist()
+    out = pd.DataFrame(index=frame.index)
+    out["supplier_id"] = ids
+    out["supplier_name"] = convert_text(sf, "supplier_name")
+    country = convert_countries(sf, "country", owners, required=False)
+    inc = convert_countries(sf, "incorporation_country", owners, required=False)
+    hq = convert_countries(sf, "hq_country", owners, required=False)
+    out["incorporation_country"] = inc.where(inc.notna(), country)
+    out["hq_country"] = hq.where(hq.notna(), country)
+    out["country"] = country.where(country.notna(), out["incorporation_country"])
+    for row, sid, c, i, h in zip(
+        frame["_row"],
+        owners,
+        out["country"],
+        out["incorporation_country"],
+        out["hq_country"],
+        strict=True,
+    ):
+        if (c is None or i is None or h is None) and (row, "country") not in sf.flagged:
+            sf.add(
+                "undeclared-country",
+                "error",
+                "the supplier's country (or incorporation and HQ country) is required",
+                row,
+                "country",
+                None,
+                sid,
+            )
+    out["stage"] = convert_vocab(
+        sf,
+        "stage",
+        owners,
+        SUPPLIER_STAGE_LOOKUP,
+        "unknown-stage",
+        ("mining", "separation", "metal", "alloy", "magnet", "distributor"),
+    )
+    supplies = convert_vocab(
+        sf, "supplies_stage", owners, CHAIN_STAGE_LOOKUP, "unknown-stage", STAGES
+    )
+    out["supplies_stage"] = [
+        (s or "magnet") if st == "distributor" else st
+        for st, s in zip(out["stage"], supplies, strict=True)
+    ]
+    material = convert_vocab(
+        sf, "material", owners, MATERIAL_ALIASES, "unknown-material", ("ndfeb", "smco")
+    )
+    out["material"] = material.fillna("ndfeb")
+    out["annual_spend_usd"] = convert_numbers(sf, "annual_spend_usd", owners)
+    out["annual_volume_kg"] = convert_numbers(sf, "annual_volume_kg", owners)
+    out["parent_name"] = convert_text(sf, "parent_name")
+    out["parent_country"] = convert_countries(sf, "parent_country", owners, required=False)
+    lei = convert_text(sf, "lei")
+    for row, sid, value in zip(frame["_row"], owners, lei, strict=True):
+        if value is not None and not lei_is_valid(value):
+            sf.add(
+                "bad-lei",
+                "error",
+                f"LEI {value!r} fails the ISO 17442 check (20 characters, MOD 97-10 digits)",
+                row,
+                "lei",
+                value,
+                sid,
+            )
+    out["lei"] = lei.str.upper()
+    out["dfars_exception"] = convert_vocab(
+        sf, "dfars_exception", owners, EXCEPTION_KEYS, "unknown-exception", DFARS_EXCEPTIONS
+    )
+    out["kind"] = sf.raw.kind
+    _locate(out, sf)
+    flat_rows: list[dict[str, Any]] = []
+    for fieldname, stage in FLAT_STAGE_FIELDS.items():
+        if fieldname not in sf.positions:
+            continue
+        codes = convert_countries(sf, fieldname, owners, required=False)
+        for idx, value in frame[fieldname].items():
+            if _text(value) is None:
+                continue
+            flat_rows.append(
+                {
+                    "supplier_id": ids[idx],
+                    "stage": stage,
+                    "country": codes[idx],
+                    "share": 1.0,
+                    "facility": None,
+                    "operator": None,
+                    "upstream_supplier_id": None,
+                    "share_basis": "flat",
+                    "_file": sf.raw.file,
+                    "_sheet": sf.raw.sheet,
+                    "_row": int(frame.at[idx, "_row"]),
+                    "_field": fieldname,
+                }
+            )
+    flat = pd.DataFrame(flat_rows, columns=[*SOURCING_COLUMNS, "_file", "_sheet", "_row", "_field"])
+    _pandera(sf, out, SUPPLIERS_MODEL, owners)
+    return out, flat
+
+
+def sourcing_records(sf: SheetFrame) -> pd.DataFrame:
+    frame = sf.frame
+    ids = convert_text(sf, "supplier_id")
+    owners = ids.tolist()
+    out = pd.DataFrame(index=frame.index)
+    out["supplier_id"] = ids
+    out["stage"] = convert_vocab(
+        sf, "stage", owners, SOURCE_STAGE_LOOKUP, "unknown-stage", (*STAGES, "recycling")
+    )
+    out["country"] = convert_countries(sf, "country", owners, required=False)
+    out["share"] = convert_percent_column(sf, "share_pct", owners)
+    out["facility"] = convert_text(sf, "facility")
+    out["operator"] = convert_text(sf, "operator")
+    out["upstream_supplier_id"] = convert_text(sf, "upstream_supplier_id")
+    out["share_basis"] = "declared"
+    _locate(out, sf)
+    out["_field"] = "country"
+    _pandera(sf, out, SOURCING_MODEL, owners)
+    return out
+
+
+def ownership_records(sf: SheetFrame) -> pd.DataFrame:
+    frame = sf.frame
+    entity = convert_text(sf, "entity")
+    owners = entity.tolist()
+    out = pd.DataFrame(index=frame.index)
+    out["entity"] = entity
+    out["owner"] = convert_text(sf, "owner")
+    out["owner_country"] = convert_countries(sf, "owner_country", owners, required=False)
+    out["owner_type"] = convert_vocab(
+        sf, "owner_type", owners, OWNER_TYPE_LOOKUP, "unknown-owner-type", OWNER_TYPES
+    )
+    for name in ("equity", "voting", "board", "debt"):
+        out[name] = convert_percent_column(sf, f"{name}_pct", owners)
+    flags: list[bool | None] = []
+    for value, row, owner in zip(
+        frame["appoints_officer"].tolist(), frame["_row"].tolist(), owners, strict=True
+    ):
+        text = _text(value)
+        if text is None:
+            flags.append(None)
+        elif text.lower() in TRUE_WORDS:
+            flags.append(True)
+        elif text.lower() in FALSE_WORDS:
+            flags.append(False)
+        else:
+            sf.add(
+                "bad-boolean",
+                "error",
+                f"appoints_officer must be yes or no, got {value!r}",
+                row,
+                "appoints_officer",
+                value,
+                owner,
+            )
+            flags.append(None)
+    out["appoints_officer"] = pd.Series(flags, index=frame.index, dtype=object)
+    _locate(out, sf)
+    _pandera(sf, out, OWNERSHIP_MODEL, owners)
+    return out
+
+
+def _locate(out: pd.DataFrame, sf: SheetFrame) -> None:
+    out["_file"] = sf.raw.file
+    out["_sheet"] = sf.raw.sheet
+    out["_row"] = sf.frame["_row"].astype("int64")
+
+
+PANDERA_CODES = {
+    "not_nullable": "missing-value",
+    "field_uniqueness": "duplicate-id",
+    "isin": "unknown-stage",
+    "greater_than_or_equal_to": "negative-number",
+    "less_than_or_equal_to": "share-out-of-range",
+}
+
+
+def _pandera(
+    sf: SheetFrame, out: pd.DataFrame, model: pa.DataFrameSchema, owners: list[Any]
+) -> None:
+    """Run the sheet's pandera model lazily; each failure case becomes a located Issue."""
+    try:
+        model.validate(out, lazy=True)
+        return
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+    for case in cases.itertuples(index=False):
+        column = getattr(case, "column", None)
+        index = getattr(case, "index", None)
+        check = str(getattr(case, "check", ""))
+        if index is None or (isinstance(index, float) and math.isnan(index)):
+            continue
+        index = int(index)
+        row = int(out.at[index, "_row"])
+        if (row, column) in sf.flagged:
+            continue  # a converter already said what is wrong with this cell
+        check_name = check.split("(")[0]
+        code = PANDERA_CODES.get(check_name, "missing-value")
+        value = sf.frame.at[index, column] if column in sf.frame else None
+        if code == "missing-value":
+            message = f"{column} is required"
+        elif code == "duplicate-id":
+            rows = out.loc[out[column] == out.at[index, column], "_row"].tolist()
+            message = (
+                f"{column} {out.at[index, column]!r} appears more than once "
+                f"(rows {', '.join(map(str, rows))})"
+            )
+        else:
+            message = f"{column} fails {check}"
+        sf.add(code, "error", message, row, column, value, owners[index])
+
+
+# ---------------------------------------------------------------- the portfolio
+
+
+def expand_inputs(paths: Sequence[Path | str]) -> list[Path]:
+    """Files as given; a folder stands for every xlsx/csv inside it (sorted, not hidden)."""
+    found: list[Path] = []
+    for item in paths:
+        path = Path(item)
+        if path.is_dir():
+            found.extend(
+                sorted(
+                    p
+                    for p in path.iterdir()
+                    if p.suffix.lower() in INPUT_SUFFIXES and not p.name.startswith((".", "~$"))
+                )
+            )
+        else:
+            found.append(path)
+    return found
+
+
+def _find_sheet(source: InputFile, spec: SheetSpec) -> str | None:
+    aliases = {header_key(a) for a in (spec.name, *spec.sheet_aliases)}
+    for name in source.sheet_names:
+        if header_key(name) in aliases:
+            return name
+    return None
+
+
+@dataclass
+class _Collected:
+    suppliers: list[pd.DataFrame] = field(default_factory=list)
+    sourcing: list[pd.DataFrame] = field(default_factory=list)
+    ownership: list[pd.DataFrame] = field(default_factory=list)
+    issues: list[tuple[Issue, Any, str]] = field(default_factory=list)  # issue, owner, sheet kind
+    layouts: dict[tuple[str, str], SheetLayout] = field(default_factory=dict)
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _read_workbook(
+    source: InputFile, columns_map: dict[str, dict[str, str]], bag: _Collected
+) -> None:
+    if source.kind == "csv":
+        raw = read_sheet(source, source.sheet_names[0])
+        present = {header_key(h) for h in raw.headers}
+        specs = [SUPPLIERS]
+        if "supplierid" in present and "supplierid" in present and "entity" in present:
+            specs = [OWNERSHIP]
+        sheets = [(specs[0], raw)]
+    else:
+        sheets = []
+        name = _find_sheet(source, SUPPLIERS)
+        if name is None:
+            raise InputError(
+                f"{source.name}: no 'Suppliers' sheet (sheets found: "
+                f"{', '.join(source.sheet_names) or 'none'}); the workbook needs a sheet named "
+                "Suppliers — run `feocscreen template OUT.xlsx` for a blank one",
+                [
+                    make_issue(
+                        "missing-sheet",
+                        "error",
+                        "required sheet Suppliers is missing",
+                        file=source.name,
+                    )
+                ],
+            )
+        sheets.append((SUPPLIERS, read_sheet(source, name)))
+        for spec in (SOURCING, OWNERSHIP):
+            name = _find_sheet(source, spec)
+            if name is not None:
+                sheets.append((spec, read_sheet(source, name)))
+    for spec, raw in sheets:
+        sf, warnings = sheet_frame(raw, spec, columns_map)
+        bag.issues.extend((w, None, spec.name) for w in warnings)
+        bag.layouts[(raw.file, raw.sheet)] = sf.layout()
+        if spec is SUPPLIERS:
+            suppliers, flat = suppliers_records(sf)
+            bag.suppliers.append(suppliers)
+            if len(flat):
+                bag.sourcing.append(flat)
+        elif spec is SOURCING:
+            bag.sourcing.append(sourcing_records(sf))
+        else:
+            bag.ownership.append(ownership_records(sf))
+        bag.issues.extend((issue, owner, spec.name) for issue, owner in sf.issues)
+
+
+def _read_rmi(
+    source: InputFile, suppliers_map: dict[str, dict[str, Any]] | None, bag: _Collected
+) -> bool:
+    """Read an RMI template through feocscreen.rmi; False when the file is not one."""
+    try:
+        from . import rmi
+    except ImportError:
+        return False
+    if not rmi.is_rmi_workbook(source.path):
+        return False
+    report = rmi.read_rmi(source.path, suppliers_map)
+    source.kind = "rmi"
+    ids = [s["supplier_id"] for s in report.suppliers]
+    if report.suppliers:
+        bag.suppliers.append(pd.DataFrame(report.suppliers))
+    if report.sourcing:
+        frame = pd.DataFrame(report.sourcing)
+        frame["_field"] = "country"
+        bag.sourcing.append(frame)
+    owner = ids[0] if len(ids) == 1 else None
+    bag.issues.extend((issue, owner, "rmi") for issue in report.issues)
+    return True
+
+
+def load_portfolio(
+    paths: Sequence[Path | str], columns_map: Path | None = None, suppliers_map: Path | None = None
+) -> Portfolio:
+    """Read, validate and merge every input into one Portfolio (InputError if unreadable)."""
+    columns = load_columns_map(columns_map)
+    rmi_map = None
+    if suppliers_map is not None:
+        from . import rmi
+
+        rmi_map = rmi.load_suppliers_map(Path(suppliers_map))
+    bag = _Collected()
+    files = expand_inputs(paths)
+    if not files:
+        raise InputError("no input files found")
+    for path in files:
+        source = open_input(path)
+        if source.kind == "workbook" and _read_rmi(source, rmi_map, bag):
+            pass
+        else:
+            _read_workbook(source, columns, bag)
+        bag.inputs.append({"path": str(path), "sha256": source.sha256, "kind": source.kind})
+    return _assemble(bag)
+
+
+def _concat(frames: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
+    cols = [*columns, "_file", "_sheet", "_row"]
+    usable = [f.reindex(columns=cols) for f in frames if len(f)]
+    if not usable:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    return pd.concat(usable, ignore_index=True)
+
+
+def _assemble(bag: _Collected) -> Portfolio:
+    suppliers = _concat(bag.suppliers, SUPPLIER_COLUMNS)
+    sourcing = _concat(bag.sourcing, (*SOURCING_COLUMNS, "_field"))
+    ownership = _concat(bag.ownership, OWNERSHIP_COLUMNS)
+    issues = list(bag.issues)
+    layouts = bag.layouts
+
+    def located(
+        code: str,
+        severity: str,
+        message: str,
+        row: pd.Series,
+        column: str | None,
+        value: Any = None,
+    ) -> Issue:
+        layout = layouts.get((row["_file"], row["_sheet"]))
+        header = cell = None
+        if layout and column in layout.columns:
+            header, letter = layout.columns[column]
+            cell = f"{letter}{int(row['_row'])}"
+        return make_issue(
+            code,
+            severity,
+            message,
+            file=row["_file"],
+            sheet=row["_sheet"],
+            row=int(row["_row"]),
+            column=column,
+            header=header,
+            cell=cell,
+            value=_plain(value),
+        )
+
+    # Duplicate ids across files: an error naming both files.
+    known = suppliers.dropna(subset=["supplier_id"])
+    for sid, group in known.groupby("supplier_id", sort=True):
+        files = sorted(set(group["_file"]))
+        if len(files) > 1:
+            for _, row in group.iterrows():
+                issues.append(
+                    (
+                        located(
+                            "duplicate-supplier-across-files",
+                            "error",
+                            f"supplier_id {sid!r} is in {' and '.join(files)}; ids must be unique "
+                            "across the portfolio",
+                            row,
+                            "supplier_id",
+                            sid,
+                        ),
+                        sid,
+                        "Suppliers",
+                    )
+                )
+    supplier_ids = set(known["supplier_id"])
+
+    # Sourcing: references, flat/sheet conflicts, blank shares, sums per stage.
+    sourcing = sourcing[sourcing["supplier_id"].notna()].copy()
+    for _, row in sourcing[~sourcing["supplier_id"].isin(supplier_ids)].iterrows():
+        issues.append(
+            (
+                located(
+                    "unknown-reference",
+                    "error",
+                    f"supplier_id {row['supplier_id']!r} is not on the Suppliers sheet",
+                    row,
+                    "supplier_id",
+                    row["supplier_id"],
+                ),
+                None,
+                "Sourcing",
+            )
+        )
+    upstream = sourcing[sourcing["upstream_supplier_id"].notna()]
+    for _, row in upstream[~upstream["upstream_supplier_id"].isin(supplier_ids)].iterrows():
+        issues.append(
+            (
+                located(
+                    "unknown-reference",
+                    "error",
+                    f"upstream_supplier_id {row['upstream_supplier_id']!r} is not on the Suppliers sheet",
+                    row,
+                    "upstream_supplier_id",
+                    row["upstream_supplier_id"],
+                ),
+                row["supplier_id"],
+                "Sourcing",
+            )
+        )
+    if len(sourcing):
+        flat_keys = set(
+            map(
+                tuple,
+                sourcing.loc[
+                    sourcing["share_basis"] == "flat", ["supplier_id", "stage"]
+                ].itertuples(index=False, name=None),
+            )
+        )
+        declared = sourcing[sourcing["share_basis"] == "declared"]
+        declared_keys = set(declared[["supplier_id", "stage"]].itertuples(index=False, name=None))
+        for _, row in declared.iterrows():
+            if (row["supplier_id"], row["stage"]) in flat_keys:
+                issues.append(
+                    (
+                        located(
+                            "flat-and-sourcing",
+                            "error",
+                            f"stage {row['stage']} of {row['supplier_id']} is given both by the "
+                            f"{row['stage']}_country column on Suppliers and by Sourcing rows; keep one",
+                            row,
+                            "stage",
+                            row["stage"],
+                        ),
+                        row["supplier_id"],
+                        "Sourcing",
+                    )
+                )
+        counts = sourcing.groupby(["supplier_id", "stage"])["stage"].transform("size")
+        blank = sourcing["share"].isna()
+        sourcing.loc[blank & (counts == 1), "share"] = 1.0
+        for _, row in sourcing[blank & (counts > 1)].iterrows():
+            if row["stage"] is None:
+                continue
+            issues.append(
+                (
+                    located(
+                        "missing-value",
+                        "error",
+                        f"share_pct is required: {row['supplier_id']} has several {row['stage']} rows",
+                        row,
+                        "share_pct",
+                    ),
+                    row["supplier_id"],
+                    "Sourcing",
+                )
+            )
+        conflicting = (sourcing["share_basis"] == "flat") & pd.Series(
+            [
+                (sid, st) in declared_keys
+                for sid, st in zip(sourcing["supplier_id"], sourcing["stage"], strict=True)
+            ],
+            index=sourcing.index,
+            dtype=bool,
+        )
+        valid = sourcing[
+            sourcing["stage"].notna()
+            & sourcing["share"].notna()
+            & sourcing["supplier_id"].isin(supplier_ids)
+            & ~conflicting
+        ]
+        sums = valid.groupby(["supplier_id", "stage"], sort=True)["share"].sum()
+        first_rows = (
+            valid.groupby(["supplier_id", "stage"], sort=True)
+            .head(1)
+            .set_index(["supplier_id", "stage"])
+        )
+        for (sid, stage), total in sums.items():
+            row = first_rows.loc[(sid, stage)]
+            row = pd.Series({**row.to_dict(), "supplier_id": sid, "stage": stage})
+            if total > 1 + SHARE_TOLERANCE:
+                issues.append(
+                    (
+                        located(
+                            "shares-over-100",
+                            "error",
+                            f"{stage} shares of {sid} add to {total * 100:.1f} % (over 100 %)",
+                            row,
+                            "share_pct",
+                            round(total * 100, 3),
+                        ),
+                        sid,
+                        "Sourcing",
+                    )
+                )
+            elif total < 1 - SHARE_TOLERANCE:
+                issues.append(
+                    (
+                        located(
+                            "shares-under-100",
+                            "warning",
+                            f"{stage} shares of {sid} add to {total * 100:.1f} %; the remaining "
+                            f"{(1 - total) * 100:.1f} % is unverified",
+                            row,
+                            "share_pct",
+                            round(total * 100, 3),
+                        ),
+                        sid,
+                        "Sourcing",
+                    )
+                )
+
+    # Upstream cycles: every supplier on the loop is named.
+    links: dict[str, set[str]] = defaultdict(set)
+    for sid, up in upstream[["supplier_id", "upstream_supplier_id"]].itertuples(index=False):
+        if up in supplier_ids:
+            links[sid].add(up)
+    for loop in find_cycles(links):
+        text = " → ".join([*loop, loop[0]])
+        for sid in loop:
+            rows = upstream[
+                (upstream["supplier_id"] == sid) & upstream["upstream_supplier_id"].isin(loop)
+            ]
+            for _, row in rows.head(1).iterrows():
+                issues.append(
+                    (
+                        located(
+                            "cycle",
+                            "error",
+                            f"upstream links form a loop: {text}",
+                            row,
+                            "upstream_supplier_id",
+                            row["upstream_supplier_id"],
+                        ),
+                        sid,
+                        "Sourcing",
+                    )
+                )
+
+    # Ownership: entity references, owner cycles, state-owned owners with no rows.
+    ownership = ownership[ownership["entity"].notna() & ownership["owner"].notna()].copy()
+    owner_keys = {_name_key(o) for o in ownership["owner"]}
+    for _, row in ownership.iterrows():
+        entity = row["entity"]
+        if entity not in supplier_ids and _name_key(entity) not in owner_keys:
+            issues.append(
+                (
+                    located(
+                        "unknown-reference",
+                        "error",
+                        f"entity {entity!r} is neither a supplier_id nor an owner named on this sheet",
+                        row,
+                        "entity",
+                        entity,
+                    ),
+                    entity,
+                    "Ownership",
+                )
+            )
+    holds: dict[str, set[str]] = defaultdict(set)
+    for entity, owner in ownership[["entity", "owner"]].itertuples(index=False):
+        holds[_entity_key(owner, supplier_ids)].add(_entity_key(entity, supplier_ids))
+    for loop in find_cycles(holds):
+        text = " → ".join([*loop, loop[0]])
+        rows = ownership[ownership["entity"].map(lambda e: _entity_key(e, supplier_ids)).isin(loop)]
+        for _, row in rows.head(1).iterrows():
+            issues.append(
+                (
+                    located(
+                        "cycle",
+                        "error",
+                        f"ownership forms a loop: {text} (owner → held)",
+                        row,
+                        "owner",
+                        row["owner"],
+                    ),
+                    row["entity"],
+                    "Ownership",
+                )
+            )
+    entity_keys = {_entity_key(e, supplier_ids) for e in ownership["entity"]}
+    seen_state: set[str] = set()
+    for _, row in ownership[ownership["owner_type"] == "state_owned"].iterrows():
+        key = _name_key(row["owner"])
+        if key not in entity_keys and key not in seen_state:
+            seen_state.add(key)
+            issues.append(
+                (
+                    located(
+                        "state-owned-assumed",
+                        "warning",
+                        f"state-owned owner {row['owner']!r} has no rows of its own; taken as wholly "
+                        "held by its government",
+                        row,
+                        "owner",
+                        row["owner"],
+                    ),
+                    None,
+                    "Ownership",
+                )
+            )
+
+    # Who is not screened: suppliers with an error in any of their rows.
+    down: dict[str, set[str]] = holds  # owner key -> held entity keys
+    blocked: dict[str, list[Issue]] = defaultdict(list)
+    all_issues: list[Issue] = []
+    for issue, owner, kind in issues:
+        all_issues.append(issue)
+        if not issue.is_error or owner is None:
+            continue
+        if kind == "Ownership":
+            for sid in _held_suppliers(_entity_key(owner, supplier_ids), down, supplier_ids):
+                blocked[sid].append(issue)
+        elif owner in supplier_ids:
+            blocked[owner].append(issue)
+    screened = supplier_ids - set(blocked)
+    # A supplier linked to an unscreened upstream keeps screening; that share becomes unverified.
+    dangling = (
+        sourcing["upstream_supplier_id"].notna()
+        & ~sourcing["upstream_supplier_id"].isin(screened)
+        & sourcing["supplier_id"].isin(screened)
+    )
+    for _, row in sourcing[dangling].iterrows():
+        all_issues.append(
+            located(
+                "unknown-reference",
+                "warning",
+                f"upstream supplier {row['upstream_supplier_id']!r} is not screened; this "
+                f"{row['stage']} share of {row['supplier_id']} is treated as unverified",
+                row,
+                "upstream_supplier_id",
+                row["upstream_supplier_id"],
+            )
+        )
+    sourcing.loc[dangling, ["upstream_supplier_id", "country"]] = None
+    final_suppliers = suppliers[suppliers["supplier_id"].isin(screened)].drop_duplicates(
+        "supplier_id"
+    )
+    final_sourcing = sourcing[
+        sourcing["supplier_id"].isin(screened)
+        & sourcing["stage"].notna()
+        & sourcing["share"].notna()
+    ]
+    above = _ancestors(screened, holds)
+    final_ownership = ownership[
+        ownership["entity"].map(lambda e: _entity_key(e, supplier_ids) in above).astype(bool)
+    ]
+    portfolio = Portfolio(
+        suppliers=final_suppliers.reset_index(drop=True),
+        sourcing=final_sourcing.reset_index(drop=True),
+        ownership=final_ownership.reset_index(drop=True),
+        issues=all_issues,
+        not_screened={sid: blocked[sid] for sid in sorted(blocked)},
+        inputs=bag.inputs,
+        layouts=layouts,
+    )
+    return portfolio
+
+
+def _name_key(name: Any) -> str:
+    return " ".join(str(name).casefold().split())
+
+
+def _entity_key(name: Any, supplier_ids: set[str]) -> str:
+    return str(name) if name in supplier_ids else _name_key(name)
+
+
+def _held_suppliers(key: str, holds: dict[str, set[str]], supplier_ids: set[str]) -> set[str]:
+    """Suppliers reachable from an entity through 'holds' edges (itself included)."""
+    seen: set[str] = set()
+    stack = [key]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.extend(holds.get(node, ()))
+    return {n for n in seen if n in supplier_ids}
+
+
+def _ancestors(start: set[str], holds: dict[str, set[str]]) -> set[str]:
+    """Every owner key above these suppliers, themselves included."""
+    parents: dict[str, set[str]] = defaultdict(set)
+    for owner, held in holds.items():
+        for h in held:
+            parents[h].add(owner)
+    seen: set[str] = set()
+    stack = list(start)
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.extend(parents.get(node, ()))
+    return seen
+
+
+def find_cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Each elementary loop once, as the node list starting at its smallest member."""
+    loops: set[tuple[str, ...]] = set()
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == 1:
+                loop = path[path.index(nxt) :]
+                start = loop.index(min(loop))
+                loops.add(tuple(loop[start:] + loop[:start]))
+            elif nxt not in state:
+                visit(nxt)
+        path.pop()
+        state[node] = 2
+
+    for node in sorted(edges):
+        if node not in state:
+            visit(node)
+    return [list(loop) for loop in sorted(loops)]
+
+
+def summarize(portfolio: Portfolio) -> dict[str, Any]:
+    """Counts for the validate command: suppliers, rows per sheet, errors and warnings."""
+    return {
+        "inputs": [i["path"] for i in portfolio.inputs],
+        "suppliers_screenable": int(len(portfolio.suppliers)),
+        "suppliers_not_screened": len(portfolio.not_screened),
+        "sourcing_rows": int(len(portfolio.sourcing)),
+        "ownership_rows": int(len(portfolio.ownership)),
+        "errors": len(portfolio.errors),
+        "warnings": len(portfolio.warnings),
+    }
