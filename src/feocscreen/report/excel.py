@@ -1,0 +1,915 @@
+"""The Excel audit report: eight sheets a procurement lead can act on and an auditor can replay.
+
+Sheets, in DESIGN order: Summary, Suppliers, Findings, Midstream, Ownership,
+Matches, Validation, Audit. The workbook is written in openpyxl's write-only
+mode so memory stays bounded however many rows a sheet has; a sheet that
+would pass Excel's row limit stops one row short, names the CSV beside the
+report that holds the rest, and the CSV gets the remaining rows.
+
+Safety: text that came from the input is never written as a formula. A value
+starting with ``=``, ``+``, ``-`` or ``@`` is stored as a string with Excel's
+quote prefix, and the overflow CSVs prefix such text with an apostrophe.
+Only http(s) citation URLs become hyperlinks.
+
+Reproducibility: cells depend only on the result's data, never on the clock
+(``generated_at`` goes to the workbook properties, not to a cell), so the same
+input and ``--as-of`` give the same cell values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.chart import BarChart, Reference
+from openpyxl.formatting.rule import ColorScaleRule
+from openpyxl.styles import Alignment, Font, NamedStyle, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+from ..models import MIDSTREAM, STAGES, TIERS
+from .view import (
+    DISCLAIMER,
+    Result,
+    citation_text,
+    citation_url,
+    clean_text,
+    evidence_refs,
+    finding_counts,
+    finding_state,
+    issues,
+    iter_findings,
+    money,
+    portfolio_stage_exposure,
+    suppliers,
+    waiver_label,
+    waiver_lists,
+)
+
+SHEETS: tuple[str, ...] = (
+    "Summary",
+    "Suppliers",
+    "Findings",
+    "Midstream",
+    "Ownership",
+    "Matches",
+    "Validation",
+    "Audit",
+)
+EXCEL_MAX_ROWS = 1_048_576  # Excel's hard row limit per sheet
+EXCEL_MAX_CELL = 32_767  # Excel's hard limit on characters in one cell
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")  # OWASP CSV-injection lead characters
+WIDTH_SAMPLE = 300  # rows looked at to size a column; enough for a stable width, cheap on 1M rows
+MAX_WIDTH = 60
+MIN_WIDTH = 8
+COVERED_NATIONS_DEFAULT = ("CN", "IR", "KP", "RU")  # 10 U.S.C. 4872 covered nations
+# Tier and severity colours (fill, font). The tier text is always written too,
+# so the sheet reads the same in greyscale and for colour-blind readers.
+TIER_COLOURS: dict[str, tuple[str, str]] = {
+    "critical": ("C00000", "FFFFFF"),
+    "high": ("F4B084", "000000"),
+    "medium": ("FFE699", "000000"),
+    "low": ("DDEBF7", "000000"),
+    "info": ("EDEDED", "000000"),
+    "clear": ("C6EFCE", "006100"),
+}
+HEADER_FILL = "1F3864"
+COVERED_FILL = "FFC7CE"
+
+Kind = str  # "text" | "int" | "number" | "percent" | "money" | "link" | "tier" | "bool"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a table sheet: header text, how its values are formatted, a fixed width."""
+
+    header: str
+    kind: Kind = "text"
+    width: float | None = None
+
+
+_FORMATS = {"int": "0", "number": "0.0", "percent": "0.0%", "money": "#,##0"}
+
+
+def write_report(data: Result, path: Path, *, max_rows: int = EXCEL_MAX_ROWS) -> list[Path]:
+    """Write the report workbook; return the files written (the xlsx, then any overflow CSVs).
+
+    `max_rows` is Excel's row limit; tests lower it to exercise the overflow.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = _ReportWriter(data, path, max_rows)
+    writer.build()
+    tmp = path.with_name(path.name + ".tmp")
+    writer.workbook.save(tmp)
+    os.replace(tmp, path)
+    return [path, *writer.overflow_files]
+
+
+class _ReportWriter:
+    """Builds the write-only workbook sheet by sheet; owns styles and overflow files."""
+
+    def __init__(self, data: Result, path: Path, max_rows: int) -> None:
+        self.data = data
+        self.path = path
+        self.max_rows = max(max_rows, 3)
+        self.overflow_files: list[Path] = []
+        self.workbook = Workbook(write_only=True)
+        self._register_styles()
+        generated = data.get("generated_at")
+        if isinstance(generated, str):
+            with contextlib.suppress(ValueError):
+                self.workbook.properties.created = datetime.fromisoformat(
+                    generated.replace("Z", "+00:00")
+                ).replace(tzinfo=None)
+        self.workbook.properties.title = "feocscreen supplier screening report"
+        self.workbook.properties.description = DISCLAIMER
+
+    # ---- styles -------------------------------------------------------------------------
+    def _register_styles(self) -> None:
+        named = [
+            NamedStyle(
+                "fs_header",
+                font=Font(bold=True, color="FFFFFF"),
+                fill=PatternFill("solid", fgColor=HEADER_FILL),
+                alignment=Alignment(wrap_text=True, vertical="top"),
+            ),
+            NamedStyle("fs_title", font=Font(bold=True, size=14)),
+            NamedStyle("fs_section", font=Font(bold=True, size=12, color=HEADER_FILL)),
+            NamedStyle("fs_disclaimer", font=Font(italic=True, color="C00000")),
+            NamedStyle("fs_link", font=Font(color="0563C1", underline="single")),
+            NamedStyle("fs_text_quoted", alignment=Alignment(vertical="top")),
+        ]
+        for kind, number_format in _FORMATS.items():
+            named.append(NamedStyle(f"fs_{kind}", number_format=number_format))
+        for tier, (fill, font) in TIER_COLOURS.items():
+            named.append(
+                NamedStyle(
+                    f"fs_tier_{tier}",
+                    font=Font(bold=True, color=font),
+                    fill=PatternFill("solid", fgColor=fill),
+                )
+            )
+        named.append(
+            NamedStyle(
+                "fs_covered_header",
+                font=Font(bold=True, color="9C0006"),
+                fill=PatternFill("solid", fgColor=COVERED_FILL),
+                alignment=Alignment(wrap_text=True, vertical="top"),
+            )
+        )
+        for style in named:
+            self.workbook.add_named_style(style)
+
+    # ---- cells --------------------------------------------------------------------------
+    def cell(self, ws: WriteOnlyWorksheet, value: Any, kind: Kind = "text") -> Any:
+        """One cell formatted by kind; text is never a formula."""
+        if value is None or value == "":
+            return None
+        if kind == "bool":
+            value = "yes" if value is True else "no" if value is False else value
+            kind = "text"
+        if kind in _FORMATS and isinstance(value, (int, float)) and not isinstance(value, bool):
+            cell = WriteOnlyCell(ws, value=value)
+            cell.style = f"fs_{kind}"
+            return cell
+        if kind == "tier":
+            text = clean_text(value)
+            cell = self._text_cell(ws, text)
+            if text in TIER_COLOURS:
+                cell.style = f"fs_tier_{text}"
+            return cell
+        if kind == "link" and isinstance(value, tuple):
+            label, url = value
+            cell = self._text_cell(ws, label or url or "")
+            if url:
+                cell.hyperlink = url
+                cell.style = "fs_link"
+            return cell
+        return self._text_cell(ws, value)
+
+    @staticmethod
+    def _text_cell(ws: WriteOnlyWorksheet, value: Any) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return WriteOnlyCell(ws, value=value)
+        text = clean_text(value)
+        if len(text) > EXCEL_MAX_CELL:
+            text = text[: EXCEL_MAX_CELL - 1] + "…"
+        cell = WriteOnlyCell(ws, value=text)
+        if text.startswith(FORMULA_LEADS):
+            cell.data_type = "s"  # a string, not a formula, whatever it starts with
+            cell.style = "fs_text_quoted"
+            cell.quotePrefix = True
+        return cell
+
+    def header_row(
+        self, ws: WriteOnlyWorksheet, headers: Sequence[str], styles: Sequence[str] | None = None
+    ) -> list[Any]:
+        row = []
+        for index, header in enumerate(headers):
+            cell = WriteOnlyCell(ws, value=header)
+            cell.style = styles[index] if styles else "fs_header"
+            row.append(cell)
+        return row
+
+    # ---- sheets -------------------------------------------------------------------------
+    def build(self) -> None:
+        self.summary_sheet()
+        self.table_sheet("Suppliers", SUPPLIER_COLUMNS, list(self.supplier_rows()))
+        self.table_sheet("Findings", FINDING_COLUMNS, list(self.finding_rows()))
+        self.midstream_sheet()
+        self.table_sheet("Ownership", OWNERSHIP_COLUMNS, list(self.ownership_rows()))
+        self.table_sheet("Matches", MATCH_COLUMNS, list(self.match_rows()))
+        self.table_sheet("Validation", VALIDATION_COLUMNS, list(self.validation_rows()))
+        self.table_sheet("Audit", AUDIT_COLUMNS, list(self.audit_rows()))
+
+    def new_sheet(
+        self, name: str, widths: Sequence[float], header_row: int = 1
+    ) -> WriteOnlyWorksheet:
+        ws = self.workbook.create_sheet(name)
+        for index, width in enumerate(widths, start=1):
+            ws.column_dimensions[get_column_letter(index)].width = width
+        ws.freeze_panes = f"A{header_row + 1}"
+        ws.page_setup.orientation = "landscape"
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.print_title_rows = f"{header_row}:{header_row}"
+        ws.oddFooter.center.text = "feocscreen — informational, not legal advice — page &P of &N"
+        return ws
+
+    def table_sheet(self, name: str, columns: Sequence[Column], rows: list[list[Any]]) -> None:
+        """A flat table: header row, one row per item, overflow to CSV past the row limit."""
+        ws = self.new_sheet(name, _widths(columns, rows))
+        capacity = self.max_rows - 1  # rows left under the header
+        overflow = len(rows) > capacity
+        shown = rows[: capacity - 1] if overflow else rows
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(shown) + 1}"
+        ws.append(self.header_row(ws, [c.header for c in columns]))
+        for row in shown:
+            ws.append(
+                [self.cell(ws, value, col.kind) for value, col in zip(row, columns, strict=True)]
+            )
+        if overflow:
+            csv_path = self.path.with_name(f"{self.path.stem}.{name}.csv")
+            _write_csv(csv_path, columns, rows[len(shown) :])
+            self.overflow_files.append(csv_path)
+            ws.append(
+                [
+                    self._text_cell(
+                        ws,
+                        f"{len(rows) - len(shown)} more rows did not fit Excel's row limit; "
+                        f"they continue in {csv_path.name} beside this report.",
+                    )
+                ]
+            )
+
+    # ---- Summary ------------------------------------------------------------------------
+    def summary_sheet(self) -> None:
+        data = self.data
+        ws = self.new_sheet("Summary", [48, 22, 22, 22, 70], header_row=3)
+        title = WriteOnlyCell(ws, value="feocscreen supplier screening report")
+        title.style = "fs_title"
+        disclaimer = WriteOnlyCell(ws, value=DISCLAIMER)
+        disclaimer.style = "fs_disclaimer"
+        ws.append([title])
+        ws.append([disclaimer])
+        rulesets = ", ".join(
+            f"{r.get('id')} {r.get('version')}" for r in data.get("rulesets") or []
+        )
+        ws.append(
+            self.header_row(ws, ["As of", clean_text(data.get("as_of")), "Rulesets", rulesets])
+        )
+        line = 3
+
+        def section(title_text: str) -> int:
+            nonlocal line
+            ws.append([])
+            cell = WriteOnlyCell(ws, value=title_text)
+            cell.style = "fs_section"
+            ws.append([cell])
+            line += 2
+            return line
+
+        def put(values: Sequence[Any], kinds: Sequence[Kind]) -> None:
+            nonlocal line
+            ws.append([self.cell(ws, v, k) for v, k in zip(values, kinds, strict=True)])
+            line += 1
+
+        summary = data.get("summary") or {}
+        screened = suppliers(data)
+        counts = {"active": 0, "upcoming": 0, "waived": 0}
+        for supplier in screened:
+            for state, n in finding_counts(supplier).items():
+                counts[state] = counts.get(state, 0) + n
+        waivers = waiver_lists(data)
+
+        section("Key figures")
+        put(["Figure", "Value"], ["text", "text"])
+        figures: list[tuple[str, Any, Kind]] = [
+            ("Suppliers screened", len(screened), "int"),
+            (
+                "Suppliers not screened (input errors; count as high)",
+                len(data.get("not_screened") or []),
+                "int",
+            ),
+            (
+                "Spend with FEOC or PFE suppliers (USD)",
+                money(summary.get("spend_feoc_pfe")),
+                "money",
+            ),
+            (
+                "Spend passing the 2027 mine-to-magnet test (USD)",
+                money(summary.get("spend_passing_2027")),
+                "money",
+            ),
+            ("Suppliers that declared spend", _fraction(summary.get("spend_coverage")), "percent"),
+            (
+                "Portfolio midstream exposure index (spend-weighted)",
+                _fraction(summary.get("portfolio_midstream_exposure")),
+                "percent",
+            ),
+            ("Active findings (unwaived)", counts["active"], "int"),
+            ("Upcoming findings (shown, not counted)", counts["upcoming"], "int"),
+            ("Waived findings", counts["waived"], "int"),
+            ("Expired waivers (no longer applied)", len(waivers["expired"]), "int"),
+            ("Unused waivers", len(waivers["unused"]), "int"),
+        ]
+        for label, value, kind in figures:
+            put([label, value], ["text", kind])
+
+        by_tier = summary.get("by_tier") or {}
+        section("Suppliers by tier")
+        put(["Tier", "Suppliers"], ["text", "text"])
+        tier_first = line + 1
+        for tier in TIERS:
+            put([tier, by_tier.get(tier, 0)], ["tier", "int"])
+        tier_last = line
+
+        exposure = portfolio_stage_exposure(data)
+        by_count = portfolio_stage_exposure(data, "count_based")
+        country_share = summary.get("stage_country_share") or {}
+        hhi = summary.get("hhi_by_stage") or {}
+        section("Covered-nation share by stage")
+        put(
+            [
+                "Stage",
+                "Covered (spend-weighted)",
+                "Unverified (spend-weighted)",
+                "Covered (by supplier count)",
+                "Country concentration (HHI)",
+            ],
+            ["text"] * 5,
+        )
+        stage_first = line + 1
+        for stage in STAGES:
+            unverified = (country_share.get(stage) or {}).get("unverified")
+            put(
+                [
+                    stage,
+                    exposure.get(stage),
+                    _fraction(unverified),
+                    by_count.get(stage),
+                    _fraction(hhi.get(stage)),
+                ],
+                ["text", "percent", "percent", "percent", "number"],
+            )
+        stage_last = line
+
+        section("What to ask next")
+        put(["Supplier ID", "Supplier", "Tier", "Ask", "Why"], ["text"] * 5)
+        ask_header = line
+        for ask in self.asks():
+            put(list(ask), ["text", "text", "tier", "text", "text"])
+        ws.auto_filter.ref = f"A{ask_header}:E{max(line, ask_header)}"
+
+        exposure_chart = BarChart()
+        exposure_chart.type = "col"
+        exposure_chart.title = "Spend-weighted covered share by stage"
+        exposure_chart.y_axis.title = "share of spend"
+        exposure_chart.y_axis.numFmt = "0%"
+        exposure_chart.y_axis.scaling.min = 0
+        exposure_chart.y_axis.scaling.max = 1
+        exposure_chart.add_data(
+            Reference(ws, min_col=2, max_col=3, min_row=stage_first - 1, max_row=stage_last),
+            titles_from_data=True,
+        )
+        exposure_chart.set_categories(
+            Reference(ws, min_col=1, min_row=stage_first, max_row=stage_last)
+        )
+        exposure_chart.height, exposure_chart.width = 7.5, 16
+        ws.add_chart(exposure_chart, "G4")
+
+        tier_chart = BarChart()
+        tier_chart.type = "bar"
+        tier_chart.title = "Suppliers by tier"
+        tier_chart.legend = None
+        tier_chart.add_data(
+            Reference(ws, min_col=2, min_row=tier_first - 1, max_row=tier_last),
+            titles_from_data=True,
+        )
+        tier_chart.set_categories(Reference(ws, min_col=1, min_row=tier_first, max_row=tier_last))
+        tier_chart.height, tier_chart.width = 7.5, 16
+        ws.add_chart(tier_chart, "G20")
+
+    def asks(self) -> Iterator[tuple[str, str, str, str, str]]:
+        """Questions for suppliers, straight from the result: unverified stages, review
+        matches, upcoming failures, input errors and expired waivers."""
+        for supplier in suppliers(self.data):
+            sid, name, tier = (
+                clean_text(supplier.get(k)) for k in ("supplier_id", "supplier_name", "tier")
+            )
+            unverified = supplier.get("stage_unverified") or {}
+            gaps = [
+                f"{stage} ({100 * share:.0f} % unverified)"
+                for stage in STAGES
+                if isinstance(share := unverified.get(stage), (int, float)) and share > 0
+            ]
+            if gaps:
+                yield (
+                    sid,
+                    name,
+                    tier,
+                    "Declare the origin of: " + ", ".join(gaps),
+                    "Unknown is not clean: unverified stages never score as allied.",
+                )
+            for match in supplier.get("matches") or []:
+                if match.get("status") == "review":
+                    yield (
+                        sid,
+                        name,
+                        tier,
+                        f"Confirm identity of {match.get('field')} against {match.get('list')} entry "
+                        f"'{clean_text(match.get('entry'))}' (score {match.get('score')})",
+                        clean_text(match.get("explanation")),
+                    )
+            for finding in supplier.get("findings") or []:
+                if finding_state(finding) == "upcoming":
+                    yield (
+                        sid,
+                        name,
+                        tier,
+                        f"Plan for {finding.get('effective_from')}: {clean_text(finding.get('title'))}",
+                        clean_text(finding.get("message")),
+                    )
+        for entry in self.data.get("not_screened") or []:
+            reasons = "; ".join(clean_text(r.get("message")) for r in entry.get("reasons") or [])
+            yield (
+                clean_text(entry.get("supplier_id")),
+                "",
+                "high",
+                "Correct the input rows so the supplier can be screened",
+                reasons,
+            )
+        for waiver in waiver_lists(self.data)["expired"]:
+            yield (
+                clean_text(waiver.get("supplier_id")),
+                "",
+                "",
+                "Renew or resolve the expired waiver",
+                waiver_label(waiver),
+            )
+
+    # ---- Midstream ----------------------------------------------------------------------
+    def midstream_sheet(self) -> None:
+        summary = self.data.get("summary") or {}
+        share = summary.get("stage_country_share") or {}
+        totals: dict[str, float] = {}
+        for stage in STAGES:
+            for country, value in (share.get(stage) or {}).items():
+                if country != "unverified" and isinstance(value, (int, float)):
+                    totals[country] = totals.get(country, 0.0) + float(value)
+        countries = sorted(totals, key=lambda c: (-totals[c], c))
+        covered = self.covered_nations()
+        headers = [
+            "Stage",
+            "Midstream",
+            *[f"{c} (covered)" if c in covered else c for c in countries],
+            "Unverified",
+            "Covered (portfolio)",
+        ]
+        styles = [
+            "fs_header",
+            "fs_header",
+            *["fs_covered_header" if c in covered else "fs_header" for c in countries],
+            "fs_header",
+            "fs_header",
+        ]
+        ws = self.new_sheet("Midstream", [14, 11, *[12] * len(countries), 12, 14])
+        ws.append(self.header_row(ws, headers, styles))
+        exposure = portfolio_stage_exposure(self.data)
+        for stage in STAGES:
+            values = share.get(stage) or {}
+            ws.append(
+                [
+                    self.cell(ws, stage),
+                    self.cell(ws, "yes" if stage in MIDSTREAM else "no"),
+                    *[self.cell(ws, _fraction(values.get(c)), "percent") for c in countries],
+                    self.cell(ws, _fraction(values.get("unverified")), "percent"),
+                    self.cell(ws, exposure.get(stage), "percent"),
+                ]
+            )
+        last_row = len(STAGES) + 1
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{last_row}"
+        if countries:
+            first, last = get_column_letter(3), get_column_letter(2 + len(countries))
+            ws.conditional_formatting.add(
+                f"{first}2:{last}{last_row}",
+                ColorScaleRule(
+                    start_type="num",
+                    start_value=0,
+                    start_color="FFFFFF",
+                    mid_type="num",
+                    mid_value=0.5,
+                    mid_color="FFD966",
+                    end_type="num",
+                    end_value=1,
+                    end_color="C00000",
+                ),
+            )
+        unverified_col = get_column_letter(3 + len(countries))
+        ws.conditional_formatting.add(
+            f"{unverified_col}2:{unverified_col}{last_row}",
+            ColorScaleRule(
+                start_type="num",
+                start_value=0,
+                start_color="FFFFFF",
+                end_type="num",
+                end_value=1,
+                end_color="7F7F7F",
+            ),
+        )
+        ws.append([])
+        note = (
+            "Spend-weighted share of the portfolio's material at each stage by country of origin. "
+            "Covered nations are highlighted in the header; unverified is material whose origin "
+            "was not declared and never counts as allied."
+        )
+        ws.append([self._text_cell(ws, note)])
+
+    def covered_nations(self) -> set[str]:
+        settings = self.data.get("settings") or {}
+        listed = settings.get("covered_nations")
+        if isinstance(listed, Sequence) and not isinstance(listed, str) and listed:
+            return {str(c) for c in listed}
+        covered = set(COVERED_NATIONS_DEFAULT)
+        if settings.get("hk_mo_as_china_origin", True):
+            covered |= {"HK", "MO"}
+        return covered
+
+    # ---- table rows ---------------------------------------------------------------------
+    def supplier_rows(self) -> Iterator[list[Any]]:
+        for supplier in suppliers(self.data):
+            exposure = supplier.get("stage_exposure") or {}
+            unverified = supplier.get("stage_unverified") or {}
+            counts = finding_counts(supplier)
+            reviews = sum(1 for m in supplier.get("matches") or [] if m.get("status") == "review")
+            basis = supplier.get("feoc_pfe_basis") or []
+            yield [
+                supplier.get("supplier_id"),
+                supplier.get("supplier_name"),
+                supplier.get("country"),
+                supplier.get("stage"),
+                supplier.get("tier"),
+                supplier.get("score"),
+                supplier.get("feoc"),
+                supplier.get("pfe"),
+                _fraction(supplier.get("covered_government_ownership")),
+                *[_fraction(exposure.get(stage)) for stage in STAGES],
+                *[_fraction(unverified.get(stage)) for stage in STAGES],
+                _fraction(supplier.get("midstream_exposure")),
+                counts["active"],
+                counts["upcoming"],
+                counts["waived"],
+                reviews,
+                money(supplier.get("annual_spend_usd")),
+                "; ".join(clean_text(b) for b in basis) if isinstance(basis, list) else basis,
+            ]
+
+    def finding_rows(self) -> Iterator[list[Any]]:
+        for supplier, finding in iter_findings(self.data):
+            waived = finding.get("waived") or {}
+            citation = finding.get("citation")
+            yield [
+                supplier.get("supplier_id"),
+                supplier.get("supplier_name"),
+                finding.get("rule_id"),
+                finding.get("title"),
+                finding.get("severity"),
+                finding.get("status"),
+                finding.get("effective_from"),
+                finding.get("message"),
+                "; ".join(evidence_refs(finding.get("evidence"))),
+                (citation_text(citation), citation_url(citation)),
+                finding.get("confidence"),
+                finding.get("contribution"),
+                waived.get("by"),
+                waived.get("why"),
+                waived.get("until"),
+                finding.get("finding_id"),
+            ]
+
+    def ownership_rows(self) -> Iterator[list[Any]]:
+        for supplier in suppliers(self.data):
+            ownership = supplier.get("ownership") or {}
+            base = [
+                supplier.get("supplier_id"),
+                supplier.get("supplier_name"),
+                ownership.get("nation"),
+                _fraction(ownership.get("equity")),
+                _fraction(ownership.get("voting")),
+                _fraction(ownership.get("board")),
+                _fraction(supplier.get("covered_government_ownership")),
+            ]
+            paths = ownership.get("paths") or []
+            if not paths:
+                yield [*base, None, None, "no covered-government holding found in the data"]
+                continue
+            for path in paths:
+                if isinstance(path, Mapping):
+                    steps = path.get("path") or path.get("steps") or []
+                    text = (
+                        " → ".join(clean_text(s) for s in steps)
+                        if isinstance(steps, list)
+                        else steps
+                    )
+                    yield [*base, path.get("measure"), _fraction(path.get("share")), text]
+                else:
+                    yield [*base, None, None, clean_text(path)]
+
+    def match_rows(self) -> Iterator[list[Any]]:
+        for supplier in suppliers(self.data):
+            for match in supplier.get("matches") or []:
+                yield [
+                    supplier.get("supplier_id"),
+                    supplier.get("supplier_name"),
+                    match.get("field"),
+                    match.get("list"),
+                    match.get("entry"),
+                    match.get("score"),
+                    match.get("status"),
+                    match.get("explanation"),
+                ]
+
+    def validation_rows(self) -> Iterator[list[Any]]:
+        owners: dict[tuple[Any, ...], list[str]] = {}
+        for entry in self.data.get("not_screened") or []:
+            for reason in entry.get("reasons") or []:
+                owners.setdefault(_issue_key(reason), []).append(str(entry.get("supplier_id")))
+        listed: set[tuple[Any, ...]] = set()
+        for issue in issues(self.data):
+            key = _issue_key(issue)
+            listed.add(key)
+            yield _issue_row(issue, ", ".join(owners.get(key, [])))
+        for entry in self.data.get("not_screened") or []:
+            for reason in entry.get("reasons") or []:
+                if _issue_key(reason) not in listed:
+                    yield _issue_row(reason, str(entry.get("supplier_id")))
+        waivers = waiver_lists(self.data)
+        for kind, code, text in (
+            ("expired", "waiver-expired", "EXPIRED waiver no longer applies"),
+            ("unused", "waiver-unused", "waiver matched no finding"),
+        ):
+            for waiver in waivers[kind]:
+                yield [
+                    "warning",
+                    code,
+                    None,
+                    waiver.get("file"),
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    f"{text}: {waiver_label(waiver)}",
+                ]
+
+    def audit_rows(self) -> Iterator[list[Any]]:
+        data = self.data
+        audit = data.get("audit") or {}
+        tool = data.get("tool") or {}
+        yield ["Tool", tool.get("name", "feocscreen"), tool.get("version"), None]
+        yield ["Result schema", "schema_version", data.get("schema_version"), None]
+        yield ["Python", "version", audit.get("python"), None]
+        for name, version in sorted((audit.get("libraries") or {}).items()):
+            yield ["Library", name, version, None]
+        yield ["Run", "command line", audit.get("command_line"), None]
+        yield ["Run", "as of", data.get("as_of"), None]
+        for entry in data.get("inputs") or []:
+            yield ["Input", entry.get("path"), entry.get("kind"), entry.get("sha256")]
+        for entry in data.get("rulesets") or []:
+            yield [
+                "Ruleset",
+                entry.get("id"),
+                f"version {entry.get('version')}, last reviewed {entry.get('last_reviewed')}",
+                entry.get("sha256"),
+            ]
+        for entry in data.get("lists") or []:
+            counts = entry.get("rows_by_source") or {}
+            yield [
+                "List",
+                entry.get("path"),
+                "; ".join(f"{source}: {n} rows" for source, n in counts.items()) or "no rows",
+                entry.get("sha256"),
+            ]
+        if not data.get("lists"):
+            yield ["List", "none loaded", "listing prongs were not tested", None]
+        for entry in audit.get("files") or []:
+            if isinstance(entry, Mapping):
+                yield [
+                    f"File ({entry.get('role', 'other')})",
+                    entry.get("path"),
+                    None,
+                    entry.get("sha256"),
+                ]
+        settings: dict[str, Any] = {}
+        for source in (data.get("settings") or {}, audit.get("settings") or {}):
+            settings.update(_flatten(source))
+        for key in sorted(settings):
+            yield ["Setting", key, _display(settings[key]), None]
+        waivers = waiver_lists(data)
+        for kind in ("applied", "expired", "unused"):
+            for waiver in waivers[kind]:
+                justification = waiver.get("justification") or waiver.get("why")
+                yield [f"Waiver ({kind})", waiver_label(waiver), justification, None]
+        known = {"python", "libraries", "command_line", "settings", "files"}
+        for key in sorted(k for k in audit if k not in known):
+            for sub, value in sorted(_flatten({key: audit[key]}).items()):
+                yield ["Audit", sub, _display(value), None]
+        yield ["Notice", "disclaimer", DISCLAIMER, None]
+
+
+SUPPLIER_COLUMNS: tuple[Column, ...] = (
+    Column("Supplier ID"),
+    Column("Supplier"),
+    Column("Country", width=9),
+    Column("Stage", width=12),
+    Column("Tier", "tier", width=10),
+    Column("Score", "number", width=8),
+    Column("FEOC", "bool", width=7),
+    Column("PFE", "bool", width=7),
+    Column("Covered-gov. ownership", "percent", width=13),
+    *[Column(f"{stage.capitalize()} covered", "percent", width=12) for stage in STAGES],
+    *[Column(f"{stage.capitalize()} unverified", "percent", width=12) for stage in STAGES],
+    Column("Midstream index", "percent", width=12),
+    Column("Active findings", "int", width=10),
+    Column("Upcoming findings", "int", width=10),
+    Column("Waived findings", "int", width=10),
+    Column("Matches to review", "int", width=10),
+    Column("Annual spend (USD)", "money", width=16),
+    Column("FEOC/PFE basis", width=50),
+)
+FINDING_COLUMNS: tuple[Column, ...] = (
+    Column("Supplier ID"),
+    Column("Supplier"),
+    Column("Rule"),
+    Column("Title", width=40),
+    Column("Severity", "tier", width=10),
+    Column("Status", width=10),
+    Column("Effective from", width=12),
+    Column("Message", width=60),
+    Column("Evidence (input cells)", width=40),
+    Column("Citation", "link", width=36),
+    Column("Confidence", width=12),
+    Column("Contribution", "number", width=12),
+    Column("Waived by", width=20),
+    Column("Waiver reason", width=36),
+    Column("Waived until", width=12),
+    Column("Finding ID", width=20),
+)
+OWNERSHIP_COLUMNS: tuple[Column, ...] = (
+    Column("Entity"),
+    Column("Supplier"),
+    Column("Covered nation", width=10),
+    Column("Equity", "percent", width=10),
+    Column("Voting", "percent", width=10),
+    Column("Board", "percent", width=10),
+    Column("Highest", "percent", width=10),
+    Column("Path measure", width=12),
+    Column("Path share", "percent", width=10),
+    Column("Path (entity → … → owner)", width=60),
+)
+MATCH_COLUMNS: tuple[Column, ...] = (
+    Column("Supplier ID"),
+    Column("Supplier"),
+    Column("Field", width=16),
+    Column("List", width=10),
+    Column("List entry", width=36),
+    Column("Score", "number", width=8),
+    Column("Status", width=10),
+    Column("Explanation", width=60),
+)
+VALIDATION_COLUMNS: tuple[Column, ...] = (
+    Column("Severity", width=10),
+    Column("Code", width=22),
+    Column("Supplier not screened", width=14),
+    Column("File", width=20),
+    Column("Sheet", width=14),
+    Column("Row", "int", width=8),
+    Column("Column", width=16),
+    Column("Header", width=16),
+    Column("Cell", width=8),
+    Column("Value", width=24),
+    Column("Message", width=60),
+)
+AUDIT_COLUMNS: tuple[Column, ...] = (
+    Column("Section", width=18),
+    Column("Item", width=36),
+    Column("Value", width=60),
+    Column("SHA-256", width=66),
+)
+
+
+def _issue_key(issue: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(str(issue.get(k)) for k in ("code", "file", "sheet", "row", "column", "message"))
+
+
+def _issue_row(issue: Mapping[str, Any], not_screened: str) -> list[Any]:
+    value = issue.get("value")
+    return [
+        issue.get("severity"),
+        issue.get("code"),
+        not_screened or None,
+        issue.get("file"),
+        issue.get("sheet"),
+        issue.get("row"),
+        issue.get("column"),
+        issue.get("header"),
+        issue.get("cell"),
+        value if isinstance(value, (int, float, str)) else clean_text(value),
+        issue.get("message"),
+    ]
+
+
+def _fraction(value: Any) -> float | None:
+    if isinstance(value, Mapping):
+        value = value.get("share", value.get("value"))
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _display(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(clean_text(v) for v in value)
+    if isinstance(value, (int, float)):
+        return value
+    return clean_text(value)
+
+
+def _widths(columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> list[float]:
+    widths = []
+    for index, column in enumerate(columns):
+        if column.width is not None:
+            widths.append(column.width)
+            continue
+        longest = len(column.header)
+        for row in rows[:WIDTH_SAMPLE]:
+            value = row[index]
+            text = value[0] if isinstance(value, tuple) else value
+            longest = max(longest, len(clean_text(text)))
+        widths.append(float(min(MAX_WIDTH, max(MIN_WIDTH, longest + 2))))
+    return widths
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, tuple):
+        label, url = value
+        value = f"{label} <{url}>" if url else label
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        return value
+    text = clean_text(value)
+    return "'" + text if text.startswith(FORMULA_LEADS) else text
+
+
+def _write_csv(path: Path, columns: Sequence[Column], rows: Iterable[Sequence[Any]]) -> None:
+    """The rows that did not fit the sheet, UTF-8 with BOM so Excel reads accents right."""
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([c.header for c in columns])
+        for row in rows:
+            writer.writerow([_csv_value(v) for v in row])
