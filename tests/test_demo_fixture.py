@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import json
 import string
 import sys
 from collections import defaultdict
@@ -20,13 +21,18 @@ from typing import Any
 
 import openpyxl
 import pytest
+from click.testing import CliRunner
 from hypothesis import assume, given
 from hypothesis import strategies as st
+
+from feocscreen.cli import main
+from feocscreen.validate import load_portfolio
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 WORKBOOK = FIXTURES / "demo_suppliers.xlsx"
 FLAT_CSV = FIXTURES / "demo_flat.csv"
 REAL_COMPANIES = ("Korea Zinc", "USA Rare Earth", "Vital Metals")
+SUPPLIER_IDS = [f"S{n:03d}" for n in range(1, 33)]
 
 
 def _load_generator() -> ModuleType:
@@ -94,9 +100,7 @@ def test_workbook_opens_with_the_illustrative_readme_and_the_three_sheets() -> N
 
 def test_suppliers_cover_every_stage_and_the_required_countries() -> None:
     suppliers = _table("Suppliers")
-    ids = [row["Supplier ID"] for row in suppliers]
-    assert len(ids) >= 25
-    assert len(set(ids)) == len(ids)
+    assert [row["Supplier ID"] for row in suppliers] == SUPPLIER_IDS
     assert {str(row["Stage"]).lower() for row in suppliers} == {
         "mining",
         "separation",
@@ -219,3 +223,49 @@ def test_a_changed_digit_fails_the_check(base: str, position: int, digit: str) -
     assume(lei[position].isdigit())  # MOD 97-10 guarantees detection of digit substitutions
     changed = lei[:position] + digit + lei[position + 1 :]
     assert make_demo.lei_is_valid(changed) == (changed == lei)
+
+
+def test_demo_files_validate_with_only_the_intended_warnings() -> None:
+    result = CliRunner().invoke(
+        main, ["validate", "--format", "json", str(WORKBOOK), str(FLAT_CSV)], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["errors"] == []
+    located = sorted(
+        (w["code"], w["file"], w["sheet"], w["row"], w["cell"]) for w in report["warnings"]
+    )
+    assert located == [
+        ("shares-under-100", "demo_suppliers.xlsx", "Sourcing", 8, "D8"),
+        ("shares-under-100", "demo_suppliers.xlsx", "Sourcing", 71, "D71"),
+        ("unused-column", "demo_flat.csv", "demo_flat", 1, "L1"),
+        ("unused-column", "demo_suppliers.xlsx", "Suppliers", 1, "O1"),
+    ]
+
+
+def test_intake_reads_figures_typed_the_way_users_type_them() -> None:
+    portfolio = load_portfolio([WORKBOOK, FLAT_CSV])
+    assert portfolio.not_screened == {}
+    suppliers = portfolio.suppliers.set_index("supplier_id")
+    assert len(suppliers) == len(SUPPLIER_IDS) + 12
+    assert suppliers.loc["S008", "annual_spend_usd"] == 1_200_000  # text "1,200,000"
+    assert suppliers.loc["S008", "annual_volume_kg"] == 45_000  # text "45,000"
+    assert suppliers.loc["S011", ["incorporation_country", "hq_country"]].tolist() == ["HK", "CN"]
+    assert suppliers.loc["S026", "country"] == "JP"  # " Japan " with stray spaces
+    assert suppliers.loc["S022", "country"] == "TW"
+    sourcing = portfolio.sourcing
+    s010_mining = sourcing[(sourcing.supplier_id == "S010") & (sourcing.stage == "mining")]
+    # a 0%-formatted 0.55 and the text "45%"
+    assert dict(zip(s010_mining.country, s010_mining.share, strict=True)) == pytest.approx(
+        {"VN": 0.55, "CN": 0.45}
+    )
+    s028_alloy = sourcing[(sourcing.supplier_id == "S028") & (sourcing.stage == "alloy")]
+    assert s028_alloy.share.tolist() == pytest.approx([0.8])
+    flat = sourcing[sourcing.supplier_id == "F001"]
+    assert sorted(flat.stage) == sorted(("mining", "separation", "metal", "alloy", "magnet"))
+    assert set(flat.share_basis) == {"flat"}
+    ownership = portfolio.ownership
+    s020 = ownership[(ownership.entity == "S020") & (ownership.owner_country == "CN")]
+    assert s020.equity.tolist() == pytest.approx([0.4])  # percent-formatted cell
+    s007_float = ownership[(ownership.entity == "S007") & (ownership.owner_type == "public_float")]
+    assert s007_float.equity.tolist() == pytest.approx([0.7])  # text "70%"
