@@ -1,0 +1,715 @@
+"""Screen supplier, parent, owner and operator names against watchlists, explaining each hit.
+
+How a pair is scored (0–100), and why:
+
+* Both names go through ``names.normalise_name``; tokens are *distinct* (trade names),
+  *place* (provinces, cities) or *generic* (china, rare earth, magnetic, group…).
+* Tokens align one-to-one across the two names, order ignored, by rapidfuzz
+  similarity; adjacent tokens merge when one side writes as one word what the other
+  splits (Gan Zhou / Ganzhou, Jin Li / Jinli). The score is a weighted Dice overlap:
+  a trade name weighs ``WEIGHTS[distinct]``, a city a third of that, a generic word
+  far less — so "Ganzhou Example Magnet" and "Ganzhou Other Magnet" share a city and a
+  generic word, and stay far apart.
+* When both names have trade-name tokens and none of them agree, the score is capped
+  at ``GENERIC_ONLY_CAP`` ("only legal form, place and generic words shared"): the
+  case nomenklatura#193 asks to be named (A-B-C Company matching anything).
+* Qualifiers, as nomenklatura's logic-v2 does: a country that differs lowers the score;
+  identifiers (LEI, USCC) decide outright when both sides carry one of the same kind.
+
+Candidates come from an inverted index on distinct tokens, their phonetic keys, joined
+neighbours and a compact prefix (generic-only names on their own keys), so a query is
+scored against tens of entries, never the whole list (benchmarks/match_bench.py
+measures the speed-up and the recall kept against exhaustive scoring).
+
+``screen_portfolio`` screens every name a Portfolio carries and applies an analyst's
+decisions file, so closed false positives stop reappearing and confirmed ones are
+recorded.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from rapidfuzz import fuzz
+
+from .errors import RulesError, WaiverError, make_issue, register
+from .models import Issue
+from .names import (
+    DISTINCT,
+    GENERIC_KIND,
+    PLACE,
+    NormalisedName,
+    clean_identifier,
+    identifier_kind,
+    normalise_name,
+    phonetic_key,
+    token_kind,
+)
+from .portfolio import Portfolio
+from .watchlist import WatchlistEntry, WatchlistSet
+
+register("bad-decision", "Bad decision", "A row of the decisions file is malformed.")
+
+# Defaults when a ruleset does not set them (the ruleset's values win).
+DEFAULT_MATCH_THRESHOLD = 90.0  # below this, a differing city or one extra trade word passes
+DEFAULT_REVIEW_THRESHOLD = 75.0  # below this, reviewers saw mostly shared city + generic words
+
+# Weight of an agreeing token by kind: a trade name identifies, a city narrows, a generic
+# word barely tells (tuned on fixtures/match_cases.csv; see tests/test_match_quality.py).
+WEIGHTS: dict[str, float] = {DISTINCT: 1.0, PLACE: 0.35, GENERIC_KIND: 0.15}
+# A place named on one side only (short names drop the city) counts at this fraction.
+ONE_SIDED_PLACE = 0.3
+TOKEN_AGREE = 75.0  # rapidfuzz ratio from which two tokens are spelling variants
+GENERIC_ONLY_CAP = 50.0  # trade names all differ: never reaches review
+COUNTRY_PENALTY = 10.0  # nomenklatura logic-v2 subtracts 0.2 of 1; we are gentler, lists
+# often carry only one address country of several
+IDENTIFIER_PENALTY = 30.0  # both sides give an LEI/USCC of one kind and they differ
+MAX_POSTINGS = 5000  # a blocking key shared by more entries than this finds nothing useful
+# China, Hong Kong and Macau are one jurisdiction for the lists' country fields.
+_CHINA = frozenset({"CN", "HK", "MO"})
+
+
+@dataclass(frozen=True)
+class NameComparison:
+    """Score of two normalised names and the features behind it."""
+
+    score: float
+    agreed: dict[str, list[str]]  # kind -> "token" or "a~b" pairs that agree
+    only_query: list[str]
+    only_candidate: list[str]
+    capped: bool
+
+
+def _token_similarity(a: str, b: str) -> float:
+    """1 for equal tokens, falling to 0 at TOKEN_AGREE: a typo costs, a different word kills."""
+    if a == b:
+        return 1.0
+    ratio = fuzz.ratio(a, b)
+    if ratio < TOKEN_AGREE:
+        return 0.0
+    return (ratio - TOKEN_AGREE) / (100.0 - TOKEN_AGREE) * 0.8
+
+
+def _merge_split_words(tokens: list[tuple[str, str]], other: set[str]) -> list[tuple[str, str]]:
+    """Join neighbours written apart on this side but as one word on the other."""
+    out: list[tuple[str, str]] = []
+    i = 0
+    while i < len(tokens):
+        for size in (3, 2):
+            joined = "".join(t for t, _ in tokens[i : i + size])
+            if i + size <= len(tokens) and joined in other:
+                out.append((joined, token_kind(joined)))
+                i += size
+                break
+        else:
+            out.append(tokens[i])
+            i += 1
+    return out
+
+
+def compare_names(query: NormalisedName, candidate: NormalisedName) -> NameComparison:
+    """Weighted, order-free token agreement of two names, 0–100, with its features."""
+    q = list(zip(query.tokens, query.kinds, strict=True))
+    c = list(zip(candidate.tokens, candidate.kinds, strict=True))
+    q = _merge_split_words(q, set(candidate.tokens))
+    c = _merge_split_words(c, {t for t, _ in q})
+    q_has_place = any(k == PLACE for _, k in q)
+    c_has_place = any(k == PLACE for _, k in c)
+
+    def weight(kind: str, other_has_place: bool) -> float:
+        if kind == PLACE and not other_has_place:
+            return WEIGHTS[PLACE] * ONE_SIDED_PLACE
+        return WEIGHTS[kind]
+
+    pairs = []
+    for i, (qt, _qk) in enumerate(q):
+        for j, (ct, _ck) in enumerate(c):
+            sim = _token_similarity(qt, ct)
+            if sim > 0:
+                pairs.append((sim, i, j))
+    pairs.sort(key=lambda p: (-p[0], p[1], p[2]))
+    used_q: set[int] = set()
+    used_c: set[int] = set()
+    agreed: dict[str, list[str]] = {DISTINCT: [], PLACE: [], GENERIC_KIND: []}
+    matched = 0.0
+    distinct_agrees = False
+    for sim, i, j in pairs:
+        if i in used_q or j in used_c:
+            continue
+        used_q.add(i)
+        used_c.add(j)
+        (qt, qk), (ct, ck) = q[i], c[j]
+        # A pair counts as the weaker of its two kinds (a misspelt city stays a city).
+        kind = min((qk, ck), key=lambda k: WEIGHTS[k])
+        matched += sim * (weight(qk, c_has_place) + weight(ck, q_has_place))
+        agreed[kind].append(qt if qt == ct else f"{qt}~{ct}")
+        distinct_agrees |= kind == DISTINCT
+    total = sum(weight(k, c_has_place) for _, k in q) + sum(weight(k, q_has_place) for _, k in c)
+    score = 100.0 * matched / total if total else 0.0
+    q_distinct = any(k == DISTINCT for _, k in q)
+    c_distinct = any(k == DISTINCT for _, k in c)
+    capped = q_distinct and c_distinct and not distinct_agrees
+    if capped:
+        score = min(score, GENERIC_ONLY_CAP)
+    return NameComparison(
+        score=round(score, 1),
+        agreed=agreed,
+        only_query=[t for i, (t, _) in enumerate(q) if i not in used_q],
+        only_candidate=[t for j, (t, _) in enumerate(c) if j not in used_c],
+        capped=capped,
+    )
+
+
+@dataclass(frozen=True)
+class Hit:
+    """The best-scoring name of one entry for one screened name."""
+
+    entry: WatchlistEntry
+    matched_name: str
+    score: float
+    explanation: str
+
+
+def _explain(
+    comparison: NameComparison,
+    query: NormalisedName,
+    candidate: NormalisedName,
+    notes: list[str],
+) -> str:
+    parts = []
+    if comparison.agreed[DISTINCT]:
+        parts.append("distinct tokens agree: " + ", ".join(comparison.agreed[DISTINCT]))
+    if comparison.agreed[PLACE]:
+        parts.append("place agrees: " + ", ".join(comparison.agreed[PLACE]))
+    if comparison.agreed[GENERIC_KIND]:
+        parts.append("generic words shared: " + ", ".join(comparison.agreed[GENERIC_KIND]))
+    if comparison.only_query:
+        parts.append("only in screened name: " + ", ".join(comparison.only_query))
+    if comparison.only_candidate:
+        parts.append("only in list name: " + ", ".join(comparison.only_candidate))
+    if comparison.capped:
+        parts.append(
+            f"only legal form, place and generic words shared (capped at {GENERIC_ONLY_CAP:g})"
+        )
+    if query.legal_forms != candidate.legal_forms and query.legal_forms and candidate.legal_forms:
+        parts.append(
+            "legal form differs (ignored): "
+            f"{' '.join(query.legal_forms)} / {' '.join(candidate.legal_forms)}"
+        )
+    parts.extend(notes)
+    return "; ".join(parts) if parts else "no token agrees"
+
+
+def score_entry(
+    query: NormalisedName,
+    entry: WatchlistEntry,
+    entry_names: Sequence[NormalisedName],
+    *,
+    country: str | None = None,
+    identifiers: Sequence[str] = (),
+) -> Hit:
+    """Best score of a screened name over an entry's names, with qualifiers and explanation."""
+    best: tuple[NameComparison, int] | None = None
+    for position, candidate in enumerate(entry_names):
+        comparison = compare_names(query, candidate)
+        if best is None or comparison.score > best[0].score:
+            best = (comparison, position)
+    assert best is not None
+    comparison, position = best
+    score = comparison.score
+    notes: list[str] = []
+    if position > 0:
+        notes.append(f"matched alias {entry.names[position]!r}")
+    if country and entry.countries:
+        same = country in entry.countries or (
+            country in _CHINA and bool(_CHINA.intersection(entry.countries))
+        )
+        if same:
+            notes.append(f"country agrees: {country}")
+        else:
+            score -= COUNTRY_PENALTY
+            notes.append(f"country differs: {country} / {'/'.join(entry.countries)}")
+    ours = {clean_identifier(i) for i in identifiers if i and identifier_kind(i)}
+    theirs = set(entry.identifiers)
+    if ours and theirs:
+        common = ours & theirs
+        if common:
+            code = sorted(common)[0]
+            score = 100.0
+            notes.append(f"identifier agrees: {identifier_kind(code)} {code}")
+        elif {identifier_kind(i) for i in ours} & {identifier_kind(i) for i in theirs}:
+            score -= IDENTIFIER_PENALTY
+            notes.append(
+                f"identifier differs: {', '.join(sorted(ours))} / {', '.join(sorted(theirs))}"
+            )
+    score = max(0.0, min(100.0, round(score, 1)))
+    explanation = _explain(comparison, query, entry_names[position], notes)
+    return Hit(entry, entry.names[position], score, explanation)
+
+
+def blocking_keys(name: NormalisedName) -> set[str]:
+    """Index keys of a name: distinct tokens, their phonetic keys, joined neighbours, prefix.
+
+    A name with no trade-name token is keyed on its full token set and on its places,
+    so "China Rare Earth Group" finds its own kind without every Chinese entry.
+    """
+    distinct = name.distinct
+    keys: set[str] = set()
+    for token in distinct:
+        keys.add("t" + token)
+        sound = phonetic_key(token)
+        if len(sound) >= 3:
+            keys.add("p" + sound)
+    for a, b in zip(distinct, distinct[1:], strict=False):
+        keys.add("t" + a + b)
+    if distinct:
+        keys.add("c" + "".join(distinct)[:6])
+    else:
+        keys.add("g" + " ".join(sorted(name.tokens)))
+        keys.update("h" + t for t in name.tokens if t != "china")
+    return keys
+
+
+class WatchlistIndex:
+    """Inverted index over every name and alias of a WatchlistSet."""
+
+    def __init__(self, entries: Sequence[WatchlistEntry]) -> None:
+        self.entries = list(entries)
+        self.entry_names: list[list[NormalisedName]] = []
+        self.postings: dict[str, list[int]] = {}
+        for position, entry in enumerate(self.entries):
+            names = [normalise_name(n) for n in entry.names]
+            self.entry_names.append(names)
+            keys = set().union(*(blocking_keys(n) for n in names))
+            keys.update("i" + code for code in entry.identifiers)
+            for key in keys:
+                self.postings.setdefault(key, []).append(position)
+
+    def candidates(self, query: NormalisedName) -> set[int]:
+        """Entries sharing at least one useful blocking key with the query."""
+        found: set[int] = set()
+        for key in blocking_keys(query):
+            posting = self.postings.get(key)
+            if posting and len(posting) <= MAX_POSTINGS:
+                found.update(posting)
+        return found
+
+    def search(
+        self,
+        name: str,
+        *,
+        country: str | None = None,
+        identifiers: Sequence[str] = (),
+        min_score: float = DEFAULT_REVIEW_THRESHOLD,
+    ) -> list[Hit]:
+        """Entries scoring at least min_score for a name, best first."""
+        query = normalise_name(str(name))
+        found = self.candidates(query)
+        for code in {clean_identifier(i) for i in identifiers if i and identifier_kind(i)}:
+            found.update(self.postings.get("i" + code, ()))
+        hits = []
+        for position in found:
+            hit = score_entry(
+                query,
+                self.entries[position],
+                self.entry_names[position],
+                country=country,
+                identifiers=identifiers,
+            )
+            if hit.score >= min_score:
+                hits.append(hit)
+        hits.sort(key=lambda h: (-h.score, h.entry.list_id, h.entry.entry_id))
+        return hits
+
+
+def index_of(lists: WatchlistSet) -> WatchlistIndex:
+    """The set's index, built once and kept on the set."""
+    if lists._index is None:
+        lists._index = WatchlistIndex(lists.entries)
+    return lists._index
+
+
+# --- decisions (adjudication) ----------------------------------------------------------
+
+DECISION_FIELDS = ("supplier_id", "name", "entry", "verdict", "by", "date", "note")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """An analyst's ruling on one (supplier or name, list entry) pair."""
+
+    entry: str
+    verdict: str  # positive | negative
+    by: str
+    on: str
+    note: str = ""
+    supplier_id: str | None = None
+    name: str | None = None
+    list_id: str | None = None
+    row: int = 0
+
+    def covers(self, supplier_id: str | None, match: dict[str, Any]) -> bool:
+        """True when this ruling is about this match."""
+        if self.supplier_id and self.supplier_id != supplier_id:
+            return False
+        if self.name and normalise_name(self.name).tokens != normalise_name(match["name"]).tokens:
+            return False
+        if self.list_id and self.list_id.upper() != match["list"]:
+            return False
+        wanted = self.entry.strip()
+        return wanted == match["entry_id"] or (
+            normalise_name(wanted).tokens == normalise_name(match["entry"]).tokens
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "supplier_id": self.supplier_id,
+            "name": self.name,
+            "list": self.list_id,
+            "entry": self.entry,
+            "verdict": self.verdict,
+            "by": self.by,
+            "date": self.on,
+            "note": self.note,
+            "row": self.row,
+        }
+
+
+def _decision_error(path: Path, row: int, message: str) -> WaiverError:
+    issue = make_issue("bad-decision", "error", message, file=str(path), row=row)
+    return WaiverError(f"{path}, row {row}: {message}", [issue])
+
+
+def load_decisions(path: Path) -> tuple[list[Decision], str]:
+    """Read a decisions file (YAML list under `decisions:` or CSV) and its SHA-256."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise WaiverError(f"{path}: cannot read the decisions file: {exc}") from exc
+    digest = hashlib.sha256(data).hexdigest()
+    text = data.decode("utf-8-sig", errors="replace")
+    records: list[tuple[int, dict[str, Any]]] = []
+    if path.suffix.lower() == ".csv":
+        reader = csv.DictReader(io.StringIO(text))
+        for line, record in enumerate(reader, start=2):
+            records.append((line, {k.strip().lower(): v for k, v in record.items() if k}))
+    else:
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise _decision_error(path, mark.line + 1 if mark else 1, f"not YAML: {exc}") from exc
+        items = loaded.get("decisions") if isinstance(loaded, dict) else loaded
+        if not isinstance(items, list):
+            raise _decision_error(path, 1, "expected a list of decisions under `decisions:`")
+        lines = [n for n, line in enumerate(text.splitlines(), 1) if line.lstrip().startswith("-")]
+        for position, item in enumerate(items):
+            line = lines[position] if position < len(lines) else position + 1
+            if not isinstance(item, dict):
+                raise _decision_error(path, line, "each decision is a mapping")
+            records.append((line, {str(k).lower(): v for k, v in item.items()}))
+    decisions = []
+    for line, record in records:
+        who = record.get("by") or record.get("who")
+        entry = record.get("entry")
+        verdict = str(record.get("verdict") or "").strip().lower()
+        supplier_id = record.get("supplier_id")
+        name = record.get("name")
+        when = record.get("date")
+        if not entry:
+            raise _decision_error(path, line, "`entry` (list entry id or name) is required")
+        if verdict not in ("positive", "negative"):
+            raise _decision_error(
+                path, line, f"verdict must be positive or negative, not {verdict!r}"
+            )
+        if not (supplier_id or name):
+            raise _decision_error(path, line, "give `supplier_id` or `name`")
+        if not who:
+            raise _decision_error(path, line, "`by` (who decided) is required")
+        if not when:
+            raise _decision_error(path, line, "`date` is required")
+        try:
+            on = date.fromisoformat(str(when)).isoformat()
+        except ValueError as exc:
+            raise _decision_error(path, line, f"date {when!r} is not YYYY-MM-DD") from exc
+        decisions.append(
+            Decision(
+                entry=str(entry),
+                verdict=verdict,
+                by=str(who),
+                on=on,
+                note=str(record.get("note") or ""),
+                supplier_id=str(supplier_id) if supplier_id else None,
+                name=str(name) if name else None,
+                list_id=str(record["list"]) if record.get("list") else None,
+                row=line,
+            )
+        )
+    return decisions, digest
+
+
+# --- screening a portfolio ------------------------------------------------------------
+
+
+@dataclass
+class MatchOutcome:
+    """Matches per supplier and per owner name, the decisions applied, and what was tested."""
+
+    by_supplier: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    by_owner: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    decisions: dict[str, Any] = field(default_factory=dict)
+    tested: bool = False  # False when no list was loaded: listing prongs are not tested
+    issues: list[Issue] = field(default_factory=list)
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+@dataclass(frozen=True)
+class _Query:
+    field: str
+    name: str
+    country: str | None
+    identifiers: tuple[str, ...]
+    file: str
+    sheet: str
+    row: int
+    column: str
+
+
+def _supplier_queries(portfolio: Portfolio) -> dict[str, list[_Query]]:
+    queries: dict[str, list[_Query]] = {}
+    for rec in portfolio.suppliers.to_dict("records"):
+        sid = str(rec["supplier_id"])
+        where = (str(rec.get("_file")), str(rec.get("_sheet")), int(rec.get("_row") or 0))
+        found = queries.setdefault(sid, [])
+        name = _text(rec.get("supplier_name"))
+        if name:
+            lei = _text(rec.get("lei"))
+            found.append(
+                _Query(
+                    "supplier_name",
+                    name,
+                    _text(rec.get("country")),
+                    (lei,) if lei else (),
+                    *where,
+                    "supplier_name",
+                )
+            )
+        parent = _text(rec.get("parent_name"))
+        if parent:
+            found.append(
+                _Query(
+                    "parent_name",
+                    parent,
+                    _text(rec.get("parent_country")),
+                    (),
+                    *where,
+                    "parent_name",
+                )
+            )
+    sourcing = portfolio.sourcing
+    if "operator" in sourcing.columns:
+        for rec in sourcing.to_dict("records"):
+            operator = _text(rec.get("operator"))
+            sid = str(rec["supplier_id"])
+            if operator and sid in queries:
+                queries[sid].append(
+                    _Query(
+                        "operator",
+                        operator,
+                        _text(rec.get("country")),
+                        (),
+                        str(rec.get("_file")),
+                        str(rec.get("_sheet")),
+                        int(rec.get("_row") or 0),
+                        "operator",
+                    )
+                )
+    for rec in portfolio.ownership.to_dict("records"):
+        owner = _text(rec.get("owner"))
+        entity = str(rec.get("entity"))
+        if owner and entity in queries:
+            queries[entity].append(
+                _Query(
+                    "owner",
+                    owner,
+                    _text(rec.get("owner_country")),
+                    (),
+                    str(rec.get("_file")),
+                    str(rec.get("_sheet")),
+                    int(rec.get("_row") or 0),
+                    "owner",
+                )
+            )
+    return queries
+
+
+def _owner_queries(portfolio: Portfolio) -> dict[str, list[_Query]]:
+    queries: dict[str, list[_Query]] = {}
+    for rec in portfolio.ownership.to_dict("records"):
+        owner = _text(rec.get("owner"))
+        if not owner:
+            continue
+        raw = str(rec.get("owner"))
+        queries.setdefault(raw, []).append(
+            _Query(
+                "owner",
+                owner,
+                _text(rec.get("owner_country")),
+                (),
+                str(rec.get("_file")),
+                str(rec.get("_sheet")),
+                int(rec.get("_row") or 0),
+                "owner",
+            )
+        )
+    return queries
+
+
+def _matches_for(
+    queries: Iterable[_Query],
+    index: WatchlistIndex,
+    portfolio: Portfolio,
+    match_threshold: float,
+    review_threshold: float,
+    cache: dict[tuple[str, str | None, tuple[str, ...]], list[Hit]],
+) -> list[dict[str, Any]]:
+    """One match dict per (field, screened name, entry), evidence merged over rows."""
+    merged: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for query in queries:
+        key = (query.name, query.country, query.identifiers)
+        if key not in cache:
+            cache[key] = index.search(
+                query.name,
+                country=query.country,
+                identifiers=query.identifiers,
+                min_score=review_threshold,
+            )
+        evidence = portfolio.evidence(query.file, query.sheet, query.row, query.column).to_dict()
+        for hit in cache[key]:
+            slot = (query.field, query.name, hit.entry.entry_id)
+            if slot in merged:
+                if evidence not in merged[slot]["evidence"]:
+                    merged[slot]["evidence"].append(evidence)
+                continue
+            merged[slot] = {
+                "field": query.field,
+                "list": hit.entry.list_id,
+                "entry": hit.entry.name,
+                "score": hit.score,
+                "status": "match" if hit.score >= match_threshold else "review",
+                "explanation": f"{query.field} {query.name!r} ~ {hit.matched_name!r} "
+                f"({hit.entry.list_id} {hit.entry.entry_id}): {hit.explanation}",
+                "name": query.name,
+                "matched_name": hit.matched_name,
+                "entry_id": hit.entry.entry_id,
+                "entry_country": hit.entry.country,
+                "source_url": hit.entry.source_url,
+                "list_file": hit.entry.file,
+                "list_row": hit.entry.row,
+                "evidence": [evidence],
+            }
+    return sorted(merged.values(), key=lambda m: (-m["score"], m["field"], m["entry_id"]))
+
+
+def _apply_decisions(
+    matches: list[dict[str, Any]],
+    supplier_id: str | None,
+    decisions: list[Decision],
+    used: dict[int, list[dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    kept = []
+    for match in matches:
+        ruling = next((d for d in decisions if d.covers(supplier_id, match)), None)
+        if ruling is None:
+            kept.append(match)
+            continue
+        used.setdefault(id(ruling), []).append(
+            {
+                "supplier_id": supplier_id,
+                "field": match["field"],
+                "name": match["name"],
+                "entry_id": match["entry_id"],
+                "score": match["score"],
+            }
+        )
+        if ruling.verdict == "negative":
+            continue  # closed as a false positive: recorded in the audit trail, not shown
+        confirmed = dict(match)
+        confirmed["status"] = "match"
+        confirmed["explanation"] += f"; confirmed by {ruling.by} on {ruling.on}" + (
+            f" ({ruling.note})" if ruling.note else ""
+        )
+        confirmed["decision"] = ruling.to_dict()
+        kept.append(confirmed)
+    return kept
+
+
+def screen_portfolio(
+    portfolio: Portfolio,
+    lists: WatchlistSet,
+    *,
+    match_threshold: float = DEFAULT_MATCH_THRESHOLD,
+    review_threshold: float = DEFAULT_REVIEW_THRESHOLD,
+    decisions: Path | None = None,
+) -> MatchOutcome:
+    """Screen every supplier, parent, operator and owner name of a portfolio."""
+    if not 0 <= review_threshold <= match_threshold <= 100:
+        raise RulesError(
+            f"thresholds must satisfy 0 ≤ review ({review_threshold}) ≤ match "
+            f"({match_threshold}) ≤ 100"
+        )
+    rulings: list[Decision] = []
+    record: dict[str, Any] = {"path": None, "sha256": None, "applied": [], "unused": []}
+    if decisions is not None:
+        rulings, digest = load_decisions(decisions)
+        record.update(path=str(decisions), sha256=digest)
+    outcome = MatchOutcome(decisions=record, tested=lists.loaded)
+    supplier_queries = _supplier_queries(portfolio)
+    owner_queries = _owner_queries(portfolio)
+    if not lists.loaded:
+        outcome.issues.append(
+            make_issue(
+                "no-watchlist", "warning", "no watchlist loaded: listing prongs are not tested"
+            )
+        )
+        outcome.by_supplier = {sid: [] for sid in supplier_queries}
+        outcome.by_owner = {owner: [] for owner in owner_queries}
+        return outcome
+    index = index_of(lists)
+    cache: dict[tuple[str, str | None, tuple[str, ...]], list[Hit]] = {}
+    used: dict[int, list[dict[str, Any]]] = {}
+    for sid, queries in supplier_queries.items():
+        found = _matches_for(queries, index, portfolio, match_threshold, review_threshold, cache)
+        outcome.by_supplier[sid] = _apply_decisions(found, sid, rulings, used)
+    for owner, queries in owner_queries.items():
+        found = _matches_for(queries, index, portfolio, match_threshold, review_threshold, cache)
+        owned_by = {
+            str(e)
+            for e in portfolio.ownership.loc[
+                portfolio.ownership["owner"].astype(str) == owner, "entity"
+            ]
+        }
+        # A ruling given per supplier also closes the owner's hit on that supplier's sheet.
+        owning: str | None = next(iter(owned_by)) if len(owned_by) == 1 else None
+        outcome.by_owner[owner] = _apply_decisions(found, owning, rulings, used)
+    for ruling in rulings:
+        if id(ruling) in used:
+            record["applied"].append({**ruling.to_dict(), "matches": used[id(ruling)]})
+        else:
+            record["unused"].append(ruling.to_dict())
+    return outcome
