@@ -27,7 +27,9 @@ from .view import (
     suppliers,
 )
 
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_SCHEMA = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
 INFORMATION_URI = "https://github.com/feocscreen/feocscreen"
 FINGERPRINT = "feocscreenFindingId/v1"
 # SARIF has three result levels; critical and high block, medium warns.
