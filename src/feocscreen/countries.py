@@ -213,9 +213,7 @@ def to_alpha2(text: object) -> CountryResult:
             "'NA' is ambiguous: write 'Namibia' for NA, or 'unknown' if the country is not declared",
         )
     if key in AMBIGUOUS:
-        options = " or ".join(
-            f"{c} ({pycountry.countries.get(alpha_2=c).name})" for c in AMBIGUOUS[key]
-        )
+        options = " or ".join(f"{c} ({country_name(c)})" for c in AMBIGUOUS[key])
         return CountryResult(None, "ambiguous", f"'{raw}' is ambiguous: write {options}")
     code = _TABLE.get(key)
     if code is not None:

@@ -13,6 +13,7 @@ import csv
 import hashlib
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,7 +133,7 @@ def check_zip(path: Path) -> list[str]:
     """Refuse corrupt containers and zip bombs before any parser sees them; return member names."""
     try:
         archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise _fail(
             "corrupt-file", path, f"the xlsx container is damaged or truncated ({exc})"
         ) from None
@@ -178,7 +179,7 @@ def check_zip(path: Path) -> list[str]:
                                 path,
                                 f"refused: member {info.filename} inflates beyond its declared size",
                             )
-            except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+            except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error) as exc:
                 raise _fail(
                     "corrupt-file", path, f"the xlsx container is damaged ({info.filename}: {exc})"
                 ) from None
@@ -213,8 +214,10 @@ def read_sheet(source: InputFile, sheet: str) -> RawSheet:
     try:
         workbook = CalamineWorkbook.from_path(str(source.path))
         data = workbook.get_sheet_by_name(sheet)
-        start_row, start_col = data.start or (0, 0)
+        # Without skipping the empty area the rows start at A1, so list positions are
+        # absolute: index 0 is Excel row 1 and column A, whatever calamine trimmed.
         values = data.to_python(skip_empty_area=False)
+        start_row, start_col = 0, 0
     except Exception as exc:
         raise _fail(
             "corrupt-file", source.path, f"sheet {sheet!r} cannot be read ({exc})"

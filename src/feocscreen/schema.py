@@ -67,6 +67,7 @@ SUPPLIERS = SheetSpec(
             "Legal Name",
             "Company Name",
             "Company",
+            "Name",
         ),
         "country": ("Country", "Supplier Country", "Vendor Country", "Country Code"),
         "incorporation_country": (

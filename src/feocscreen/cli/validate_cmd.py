@@ -13,17 +13,35 @@ from ..models import Issue
 
 @click.command("validate")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Output format.")
-@click.option("--columns", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="YAML map of extra header names to fields.")
-@click.option("--suppliers", "suppliers_map",
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="CSV mapping RMI files to supplier id, stage and spend.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--columns",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML map of extra header names to fields.",
+)
+@click.option(
+    "--suppliers",
+    "suppliers_map",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV mapping RMI files to supplier id, stage and spend.",
+)
 @click.option("--strict", is_flag=True, help="Any error is fatal (exit 2).")
 @click.pass_context
-def validate_command(ctx: click.Context, inputs: tuple[Path, ...], fmt: str,
-                     columns: Path | None, suppliers_map: Path | None, strict: bool) -> None:
+def validate_command(
+    ctx: click.Context,
+    inputs: tuple[Path, ...],
+    fmt: str,
+    columns: Path | None,
+    suppliers_map: Path | None,
+    strict: bool,
+) -> None:
     """Check supplier workbooks, CSVs or RMI templates; list every problem with its cell.
 
     Exit 0 when there are no errors (warnings allowed), 1 when rows have errors,
@@ -35,11 +53,17 @@ def validate_command(ctx: click.Context, inputs: tuple[Path, ...], fmt: str,
     summary = summarize(portfolio)
     summary["not_screened"] = sorted(portfolio.not_screened)
     if fmt == "json":
-        click.echo(json.dumps({
-            "errors": [i.to_dict() for i in portfolio.errors],
-            "warnings": [i.to_dict() for i in portfolio.warnings],
-            "summary": summary,
-        }, indent=2, ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                {
+                    "errors": [i.to_dict() for i in portfolio.errors],
+                    "warnings": [i.to_dict() for i in portfolio.warnings],
+                    "summary": summary,
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
     else:
         _print_text(portfolio.issues, summary)
     if portfolio.errors:
@@ -57,8 +81,14 @@ def _print_text(issues: list[Issue], summary: dict) -> None:
         for column in ("Row", "Cell", "Field", "Severity", "Code", "Message"):
             table.add_column(column, overflow="fold")
         for issue in group:
-            table.add_row(str(issue.row or ""), issue.cell or "", issue.column or "",
-                          issue.severity, issue.code, issue.message)
+            table.add_row(
+                str(issue.row or ""),
+                issue.cell or "",
+                issue.column or "",
+                issue.severity,
+                issue.code,
+                issue.message,
+            )
         console.print(table)
     console.print(
         f"{summary['suppliers_screenable']} suppliers ready to screen, "
