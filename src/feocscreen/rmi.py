@@ -1130,7 +1130,7 @@ class _Reader:
                 )
                 continue
             if entry is None and lookup and status == "identified":
-                entry = by_name.get((_name_key(metal), _name_key(lookup)))
+                entry = by_name.get((family, _name_key(lookup)))
             name: str | None
             if status == "not_identified":
                 name = None
@@ -1217,7 +1217,7 @@ class _Reader:
                 continue
             if re.fullmatch(r"CID\d+", entry["cid"].upper()):
                 by_cid.setdefault(entry["cid"].upper(), entry)
-            by_name.setdefault((_name_key(entry["metal"]), _name_key(entry["alias"])), entry)
+            by_name.setdefault((_family(entry["metal"]), _name_key(entry["alias"])), entry)
         return by_cid, by_name
 
     # -- Mine List
