@@ -1,0 +1,436 @@
+"""Screen supplier tables beyond Excel's row limit on Dask (extra ``feocscreen[dask]``).
+
+A supplier master exported from an ERP can hold tens of millions of Sourcing rows:
+more than one sheet can carry and more than one process should parse. This engine
+runs the intake on an existing distributed engine instead of a home-made one:
+
+1. **Read** each table (``suppliers``, ``sourcing``, ``ownership`` as Parquet or
+   CSV; a single file stands for the Suppliers table) as a Dask DataFrame, one
+   partition per block.
+2. **Validate per partition**, on the workers, with the very functions the local
+   path uses (``validate.sheet_frame`` and ``suppliers_records`` /
+   ``sourcing_records`` / ``ownership_records``, which run the pandera models
+   lazily): every cell is converted and checked once, in parallel, and every
+   problem becomes the same located Issue, with the row a CSV reader would show
+   (header = row 1, whatever partition the record fell in).
+3. **Whole-table checks on gathered keys**: what needs the whole portfolio
+   (supplier ids unique across partitions, references, shares per stage,
+   ownership and upstream cycles, who is not screened) runs once, on the
+   gathered canonical records, through the intake's own assembly, so the
+   Portfolio is the one the local engine builds from the same rows.
+4. **Screen** the Portfolio with the local engine (``feocscreen.api``) and write
+   the per-supplier results as Parquet plus the usual JSON summary.
+
+Use it when the data no longer fits a workbook, or when a cluster is already
+there: ``screen_dask(config, scheduler="tcp://host:8786")`` (a scheduler address,
+a ``distributed.Client``, or None for Dask's local threads). docs/scale.md has
+the figures and the limits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from . import progress
+from .errors import FeocscreenError, InputError, make_issue
+from .ingest import RawSheet
+from .models import Issue, ScreenConfig
+from .portfolio import Portfolio, SheetLayout
+from .schema import OWNERSHIP, SOURCING, SUPPLIERS, SheetSpec, header_key
+
+if TYPE_CHECKING:
+    import dask.dataframe as dd
+
+TABLE_SUFFIXES: tuple[str, ...] = (".parquet", ".pq", ".csv")
+SPECS: tuple[SheetSpec, ...] = (SUPPLIERS, SOURCING, OWNERSHIP)
+# CSV blocks of 64 MiB: about 500k Sourcing rows, a few seconds of conversion per task.
+CSV_BLOCKSIZE = "64MB"
+HEADER_ROW = 1  # tables have their header on the first line; records start at row 2
+
+
+class DaskUnavailable(FeocscreenError):
+    """The dask extra is not installed."""
+
+
+@dataclass(frozen=True)
+class Table:
+    """One input table: which sheet it stands for, where it is, and how it is stored."""
+
+    spec: SheetSpec
+    path: Path
+    kind: str  # "parquet" | "csv"
+
+    @property
+    def file(self) -> str:
+        return self.path.name
+
+
+@dataclass
+class PartitionRecords:
+    """What validating one partition gives: canonical records, flat-shortcut rows and issues."""
+
+    records: pd.DataFrame
+    flat: pd.DataFrame | None = None
+    issues: list[tuple[Issue, Any]] = field(default_factory=list)  # (issue, owner key)
+    warnings: list[Issue] = field(default_factory=list)  # header warnings (first partition)
+    layout: SheetLayout | None = None
+
+
+def _require_dask() -> None:
+    try:
+        import dask.dataframe  # noqa: F401
+    except ImportError as exc:
+        raise DaskUnavailable(
+            "the Dask engine needs the dask extra: pip install 'feocscreen[dask]'"
+        ) from exc
+
+
+def _spec_for(name: str) -> SheetSpec | None:
+    key = header_key(name)
+    for spec in SPECS:
+        if key in {header_key(a) for a in (spec.name, *spec.sheet_aliases)}:
+            return spec
+    return None
+
+
+def _table_kind(path: Path) -> str | None:
+    if path.is_dir():
+        kinds = {_table_kind(p) for p in path.iterdir() if p.is_file()} - {None}
+        return kinds.pop() if len(kinds) == 1 else None
+    suffix = path.suffix.lower()
+    if suffix in {".parquet", ".pq"}:
+        return "parquet"
+    if suffix == ".csv":
+        return "csv"
+    return None
+
+
+def find_tables(inputs: Sequence[Path | str]) -> list[Table]:
+    """Which table is which sheet: by file (or dataset folder) name; a lone file is Suppliers."""
+    tables: list[Table] = []
+    for item in inputs:
+        path = Path(item)
+        if not path.exists():
+            raise InputError(f"{path}: no such file or folder")
+        # A folder named after a sheet (sourcing/, sourcing.parquet/) is one dataset;
+        # any other folder holds one table per sheet.
+        is_dataset = path.is_dir() and _spec_for(path.name.split(".")[0]) is not None
+        candidates = (
+            sorted(p for p in path.iterdir() if not p.name.startswith((".", "_")))
+            if path.is_dir() and not is_dataset
+            else [path]
+        )
+        for candidate in candidates:
+            kind = _table_kind(candidate)
+            if kind is None:
+                continue
+            stem = candidate.name.split(".")[0]
+            spec = _spec_for(stem)
+            if spec is None and len(candidates) == 1:
+                spec = SUPPLIERS  # a single table is a supplier master (flat *_country columns)
+            if spec is None:
+                raise InputError(
+                    f"{candidate}: cannot tell which sheet this table is; name it suppliers, "
+                    "sourcing or ownership (.parquet or .csv)"
+                )
+            tables.append(Table(spec, candidate, kind))
+    if not any(t.spec is SUPPLIERS for t in tables):
+        found = ", ".join(str(t.path) for t in tables) or "none"
+        raise InputError(
+            f"the Dask engine needs a suppliers table (.parquet or .csv); tables found: {found}",
+            [make_issue("missing-sheet", "error", "required table suppliers is missing")],
+        )
+    return tables
+
+
+def read_table(table: Table, blocksize: str = CSV_BLOCKSIZE) -> dd.DataFrame:
+    """The table as a Dask DataFrame of raw cell values (CSV cells stay text, as locally)."""
+    import dask.dataframe as dd
+
+    if table.kind == "parquet":
+        return dd.read_parquet(str(table.path))
+    return dd.read_csv(
+        str(table.path),
+        dtype=object,
+        keep_default_na=False,
+        na_filter=False,
+        blocksize=blocksize,
+        encoding="utf-8-sig",
+    )
+
+
+def _partition_rows(frame: pd.DataFrame) -> list[list[Any]]:
+    """Cell values as the local readers hand them over: missing cells are None."""
+    values = frame.astype(object).where(frame.notna(), None)
+    return values.to_numpy(dtype=object).tolist()
+
+
+def validate_partition(
+    frame: pd.DataFrame,
+    first_row: int,
+    table_file: str,
+    spec_name: str,
+    columns_map: dict[str, dict[str, str]],
+    with_warnings: bool,
+) -> PartitionRecords:
+    """Validate one partition with the local intake's functions; rows numbered from ``first_row``."""
+    from . import validate
+
+    spec = {s.name: s for s in SPECS}[spec_name]
+    raw = RawSheet(
+        file=table_file,
+        sheet=spec.name,
+        headers=[str(c) for c in frame.columns],
+        header_row=HEADER_ROW,
+        first_col=0,
+        path=None,
+        kind="csv",
+    )
+    for number, row in enumerate(_partition_rows(frame), start=first_row):
+        if all(v is None or v == "" for v in row):
+            continue
+        raw.rows.append(row)
+        raw.row_numbers.append(number)
+    sf, warnings = validate.sheet_frame(raw, spec, columns_map)
+    flat = None
+    if spec is SUPPLIERS:
+        records, flat = validate.suppliers_records(sf)
+    elif spec is SOURCING:
+        records = validate.sourcing_records(sf)
+    else:
+        records = validate.ownership_records(sf)
+    return PartitionRecords(
+        records=records,
+        flat=flat,
+        issues=list(sf.issues),
+        warnings=warnings if with_warnings else [],
+        layout=sf.layout(),
+    )
+
+
+def _validate_table(
+    table: Table, columns_map: dict[str, dict[str, str]], blocksize: str
+) -> list[PartitionRecords]:
+    """Validate every partition of a table on the workers; rows numbered across partitions."""
+    import dask
+
+    ddf = read_table(table, blocksize)
+    lengths = ddf.map_partitions(len).compute()
+    offsets = [HEADER_ROW + 1]
+    for length in list(lengths)[:-1]:
+        offsets.append(offsets[-1] + int(length))
+    tasks = [
+        dask.delayed(validate_partition)(
+            part, offsets[i], table.file, table.spec.name, columns_map, i == 0
+        )
+        for i, part in enumerate(ddf.to_delayed())
+    ]
+    with progress.stage(progress.VALIDATING, total=len(tasks), unit="partitions") as shown:
+        results: list[PartitionRecords] = list(dask.compute(*tasks))
+        shown.advance(len(results))
+    return results
+
+
+def _digest(path: Path) -> str:
+    """SHA-256 of a file, or of a dataset folder's files in name order."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _duplicate_id_issues(
+    suppliers: pd.DataFrame, layouts: dict[tuple[str, str], SheetLayout]
+) -> list[tuple[Issue, Any, str]]:
+    """supplier_id repeated within a table, across partitions: the same issue the local check gives."""
+    known = suppliers.dropna(subset=["supplier_id"])
+    repeated = known[known.duplicated(["_file", "supplier_id"], keep=False)]
+    found: list[tuple[Issue, Any, str]] = []
+    for (file, sid), group in repeated.groupby(["_file", "supplier_id"], sort=False):
+        rows = group["_row"].astype(int).tolist()
+        for row in rows:
+            sheet = str(group["_sheet"].iloc[0])
+            layout = layouts.get((str(file), sheet))
+            header, letter = (
+                layout.columns.get("supplier_id", (None, None)) if layout else (None, None)
+            )
+            found.append(
+                (
+                    make_issue(
+                        "duplicate-id",
+                        "error",
+                        f"supplier_id {sid!r} appears more than once "
+                        f"(rows {', '.join(map(str, sorted(rows)))})",
+                        file=str(file),
+                        sheet=sheet,
+                        row=row,
+                        column="supplier_id",
+                        header=header,
+                        cell=f"{letter}{row}" if letter else None,
+                        value=sid,
+                    ),
+                    sid,
+                    SUPPLIERS.name,
+                )
+            )
+    return found
+
+
+def load_portfolio_dask(
+    inputs: Sequence[Path | str],
+    columns_map: Path | None = None,
+    blocksize: str = CSV_BLOCKSIZE,
+) -> Portfolio:
+    """Read and validate tables on Dask into the same Portfolio the local intake builds."""
+    _require_dask()
+    from . import validate
+
+    columns = validate.load_columns_map(columns_map)
+    bag = validate._Collected()
+    for table in find_tables(inputs):
+        parts = _validate_table(table, columns, blocksize)
+        for part in parts:
+            if table.spec is SUPPLIERS:
+                bag.suppliers.append(part.records)
+                if part.flat is not None and len(part.flat):
+                    bag.sourcing.append(part.flat)
+            elif table.spec is SOURCING:
+                bag.sourcing.append(part.records)
+            else:
+                bag.ownership.append(part.records)
+            bag.issues.extend((w, None, table.spec.name) for w in part.warnings)
+            bag.issues.extend(
+                (issue, owner, table.spec.name)
+                for issue, owner in part.issues
+                # uniqueness is a whole-table property: decided below on the gathered ids
+                if not (table.spec is SUPPLIERS and issue.code == "duplicate-id")
+            )
+            if part.layout is not None:
+                bag.layouts[(table.file, table.spec.name)] = part.layout
+        if table.spec is SUPPLIERS and parts:
+            gathered = pd.concat([p.records for p in parts], ignore_index=True)
+            bag.issues.extend(_duplicate_id_issues(gathered, bag.layouts))
+        # A table is a flat sheet: "csv" in the result's input kinds, whether CSV or Parquet.
+        bag.inputs.append({"path": str(table.path), "sha256": _digest(table.path), "kind": "csv"})
+    return validate._assemble(bag)
+
+
+def _client(scheduler: Any) -> Any:
+    """A distributed client for an address, the client itself, or None for local threads."""
+    if scheduler is None or not isinstance(scheduler, str):
+        return scheduler
+    from distributed import Client
+
+    return Client(scheduler)
+
+
+def supplier_table(data: dict[str, Any]) -> pd.DataFrame:
+    """One row per screened supplier, flat columns for Parquet (nested parts as JSON text)."""
+    rows = []
+    for supplier in data.get("suppliers", []):
+        row: dict[str, Any] = {
+            key: supplier.get(key)
+            for key in (
+                "supplier_id",
+                "supplier_name",
+                "country",
+                "stage",
+                "tier",
+                "score",
+                "feoc",
+                "pfe",
+                "covered_government_ownership",
+                "midstream_exposure",
+            )
+        }
+        for stage, value in (supplier.get("stage_exposure") or {}).items():
+            row[f"exposure_{stage}"] = value
+        for stage, value in (supplier.get("stage_unverified") or {}).items():
+            row[f"unverified_{stage}"] = value
+        row["findings"] = json.dumps(supplier.get("findings", []), sort_keys=True, default=str)
+        row["prongs"] = json.dumps(supplier.get("prongs", {}), sort_keys=True, default=str)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def screen_dask(
+    config: ScreenConfig,
+    scheduler: Any = None,
+    output: Path | None = None,
+    blocksize: str = CSV_BLOCKSIZE,
+) -> Any:
+    """Screen Parquet/CSV tables with intake on Dask; returns the local engine's ScreeningResult.
+
+    ``scheduler`` is a scheduler address (``tcp://host:8786``), a ``distributed.Client``
+    or None (Dask's local threads). With ``output``, writes ``suppliers.parquet`` (one
+    row per screened supplier) and ``summary.json`` (the result without the supplier
+    list) into that folder.
+    """
+    _require_dask()
+    client = _client(scheduler)
+    try:
+        if client is not None:
+            with client.as_current():
+                portfolio = load_portfolio_dask(config.inputs, config.columns, blocksize)
+        else:
+            portfolio = load_portfolio_dask(config.inputs, config.columns, blocksize)
+    finally:
+        if isinstance(scheduler, str) and client is not None:
+            client.close()
+    result = _screen_local(portfolio, config)
+    if output is not None:
+        write_outputs(result.data, Path(output))
+    return result
+
+
+def _screen_local(portfolio: Portfolio, config: ScreenConfig) -> Any:
+    """The local engine's screening of an already validated Portfolio."""
+    try:
+        from . import api
+    except ImportError as exc:
+        raise FeocscreenError(
+            "the screening engine (feocscreen.api) is not available in this build"
+        ) from exc
+    screen_portfolio = getattr(api, "screen_portfolio", None)
+    if screen_portfolio is None:
+        raise FeocscreenError(
+            "feocscreen.api has no screen_portfolio(portfolio, config); the Dask engine "
+            "validates on Dask and needs it to screen the validated Portfolio"
+        )
+    return screen_portfolio(portfolio, config)
+
+
+def write_outputs(data: dict[str, Any], folder: Path) -> list[Path]:
+    """suppliers.parquet and summary.json (everything but the supplier list) into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    suppliers = folder / "suppliers.parquet"
+    supplier_table(data).to_parquet(suppliers, index=False)
+    summary = folder / "summary.json"
+    rest = {k: v for k, v in data.items() if k != "suppliers"}
+    rest["suppliers_file"] = suppliers.name
+    summary.write_text(json.dumps(rest, indent=2, sort_keys=True, default=str), encoding="utf-8")
+    return [suppliers, summary]
+
+
+__all__ = [
+    "DaskUnavailable",
+    "PartitionRecords",
+    "Table",
+    "find_tables",
+    "load_portfolio_dask",
+    "read_table",
+    "screen_dask",
+    "supplier_table",
+    "validate_partition",
+    "write_outputs",
+]

@@ -1,0 +1,221 @@
+"""The Dask engine validates partitions into exactly the Portfolio the local intake builds.
+
+The same rows go to the local engine as an xlsx workbook (openpyxl) and to the Dask
+engine as Parquet / CSV tables split into several partitions, on a LocalCluster of
+two workers; the records, issues and not-screened suppliers must be identical.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from openpyxl import Workbook
+
+from feocscreen import engine_dask
+from feocscreen.errors import InputError
+from feocscreen.portfolio import Portfolio
+from feocscreen.validate import load_portfolio
+
+distributed = pytest.importorskip("distributed")
+
+SUPPLIER_HEADERS = ["Supplier ID", "Supplier Name", "Country", "Stage", "Annual Spend (USD)"]
+SOURCING_HEADERS = ["Supplier ID", "Stage", "Country", "Share %", "Upstream Supplier ID"]
+OWNERSHIP_HEADERS = ["Entity", "Owner", "Owner Country", "Owner Type", "Equity %"]
+COUNTRIES = ["P.R. China", "Japan", "Viet Nam", "USA", "Korea, Republic of", "Hong Kong SAR"]
+
+
+def _sheets() -> dict[str, tuple[list[str], list[list[Any]]]]:
+    """A portfolio with clean suppliers and a few of every kind of problem, spread over rows."""
+    suppliers: list[list[Any]] = []
+    sourcing: list[list[Any]] = []
+    for i in range(1, 41):
+        sid = f"S{i:03d}"
+        stage = ("alloy", "magnet", "metal", "separation")[i % 4]
+        suppliers.append([sid, f"Supplier {i} Co., Ltd.", COUNTRIES[i % 6], stage, 1000.0 * i])
+        chain = ("mining", "separation", "metal", "alloy", "magnet")
+        for depth, chain_stage in enumerate(chain[: chain.index(stage) + 1]):
+            country = COUNTRIES[(i + depth) % 6]
+            if i % 7 == 0 and chain_stage == "separation":
+                sourcing.append([sid, chain_stage, country, 60.0, None])
+                sourcing.append([sid, chain_stage, "unknown", 30.0, None])  # 10 % left unverified
+            elif i > 10 and i % 5 == 0 and chain_stage == "alloy":
+                sourcing.append([sid, chain_stage, None, 100.0, "S004"])  # alloy bought upstream
+            else:
+                sourcing.append([sid, chain_stage, country, 100.0, None])
+    # Problems the local engine reports, placed so that they land in different partitions.
+    suppliers[3 - 1][2] = "Korea"  # ambiguous country
+    suppliers.append(["S005", "A second S005", "Japan", "magnet", 10.0])  # duplicate id, far apart
+    suppliers.append(["S050", "Twin", "Japan", "magnet", 10.0])  # duplicate id, side by side
+    suppliers.append(["S050", "Twin", "Japan", "magnet", 10.0])
+    sourcing.append(["S010", "metal", "Japan", 80.0, None])  # S010's metal now sums over 100
+    sourcing.append(["S999", "magnet", "Japan", 100.0, None])  # no such supplier
+    sourcing.append(["S012", "polishing", "Japan", 100.0, None])  # unknown stage
+    ownership = [
+        ["S001", "Baotou Holdings", "China", "state_owned", 30.0],
+        ["S002", "Government of Japan", "Japan", "government", 10.0],
+        ["Baotou Holdings", "SASAC", "China", "government", 100.0],
+        ["S008", "Someone", "Japan", "company", 150.0],  # out of range
+    ]
+    return {
+        "Suppliers": (SUPPLIER_HEADERS, suppliers),
+        "Sourcing": (SOURCING_HEADERS, sourcing),
+        "Ownership": (OWNERSHIP_HEADERS, ownership),
+    }
+
+
+def _write_workbook(path: Path, as_text: bool = False) -> Path:
+    """The sheets as a workbook; ``as_text`` stores every cell as text, as a CSV holds it."""
+    book = Workbook()
+    book.remove(book.active)
+    for name, (headers, rows) in _sheets().items():
+        sheet = book.create_sheet(name)
+        sheet.append(headers)
+        for row in rows:
+            sheet.append([str(v) if as_text and v is not None else v for v in row])
+    book.save(path)
+    return path
+
+
+def _write_tables(folder: Path, kind: str, parts: int) -> Path:
+    """One table per sheet; Parquet sheets become datasets of ``parts`` files."""
+    folder.mkdir()
+    for name, (headers, rows) in _sheets().items():
+        frame = pd.DataFrame(rows, columns=headers)
+        if kind == "csv":
+            frame.to_csv(folder / f"{name.lower()}.csv", index=False)
+            continue
+        dataset = folder / f"{name.lower()}.parquet"
+        dataset.mkdir()
+        step = -(-len(frame) // parts)
+        for k in range(parts):
+            chunk = frame.iloc[k * step : (k + 1) * step]
+            if len(chunk):
+                chunk.to_parquet(dataset / f"part-{k:03d}.parquet", index=False)
+    return folder
+
+
+def _cells(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
+    """Rows of a frame without where they came from (file names differ by design)."""
+    kept = frame.drop(columns=[c for c in ("_file", "_sheet", "kind") if c in frame])
+    kept = kept.astype(object).where(kept.notna(), None)
+    return sorted(map(tuple, kept.itertuples(index=False, name=None)), key=repr)
+
+
+def _issues(portfolio: Portfolio) -> list[tuple[Any, ...]]:
+    return sorted(
+        (i.code, i.severity, i.row, i.column, i.header, i.cell, repr(i.value), i.message)
+        for i in portfolio.issues
+    )
+
+
+def _same(local: Portfolio, dask_built: Portfolio) -> None:
+    for name in ("suppliers", "sourcing", "ownership"):
+        assert _cells(getattr(local, name)) == _cells(getattr(dask_built, name)), name
+    assert _issues(local) == _issues(dask_built)
+    assert {k: sorted(i.code for i in v) for k, v in local.not_screened.items()} == {
+        k: sorted(i.code for i in v) for k, v in dask_built.not_screened.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def cluster_client() -> Iterator[Any]:
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    )
+    client = distributed.Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+def test_local_reference_has_every_kind_of_problem(tmp_path: Path) -> None:
+    local = load_portfolio([_write_workbook(tmp_path / "portfolio.xlsx")])
+    codes = {i.code for i in local.issues}
+    assert {"ambiguous-country", "duplicate-id", "unknown-reference", "unknown-stage"} <= codes
+    assert {"shares-over-100", "shares-under-100", "share-out-of-range"} <= codes
+    assert "S005" in local.not_screened and "S003" in local.not_screened
+    assert local.sourcing["upstream_supplier_id"].notna().any()
+
+
+@pytest.mark.parametrize("kind", ["parquet", "csv"])
+def test_dask_partitions_give_the_local_portfolio(
+    tmp_path: Path, cluster_client: Any, kind: str
+) -> None:
+    local = load_portfolio([_write_workbook(tmp_path / "portfolio.xlsx", as_text=kind == "csv")])
+    tables = _write_tables(tmp_path / "tables", kind, parts=3)
+    with cluster_client.as_current():
+        built = engine_dask.load_portfolio_dask([tables], blocksize="1KB")
+    partitions = engine_dask.read_table(
+        next(t for t in engine_dask.find_tables([tables]) if t.spec.name == "Sourcing"),
+        blocksize="1KB",
+    ).npartitions
+    assert partitions >= 2  # the comparison means something only across partitions
+    _same(local, built)
+    rows = {(i.code, i.row) for i in built.issues if i.code == "duplicate-id"}
+    assert rows == {("duplicate-id", r) for r in (6, 42, 43, 44)}
+
+
+def test_rows_are_numbered_across_partitions(tmp_path: Path, cluster_client: Any) -> None:
+    tables = _write_tables(tmp_path / "tables", "parquet", parts=4)
+    with cluster_client.as_current():
+        built = engine_dask.load_portfolio_dask([tables])
+    unknown = [i for i in built.issues if i.code == "unknown-reference" and i.value == "S999"]
+    sourcing_rows = len(_sheets()["Sourcing"][1])
+    # S999 is the second-last Sourcing row; header is row 1.
+    assert [(i.row, i.cell, i.sheet) for i in unknown] == [
+        (sourcing_rows, f"A{sourcing_rows}", "Sourcing")
+    ]
+
+
+def test_a_lone_table_is_the_supplier_master_and_missing_suppliers_is_refused(
+    tmp_path: Path,
+) -> None:
+    lone = tmp_path / "master.csv"
+    pd.DataFrame([["S1", "One", "Japan", "magnet"]], columns=SUPPLIER_HEADERS[:4]).to_csv(
+        lone, index=False
+    )
+    assert [t.spec.name for t in engine_dask.find_tables([lone])] == ["Suppliers"]
+    only_sourcing = tmp_path / "only"
+    only_sourcing.mkdir()
+    pd.DataFrame([["S1", "magnet", "Japan", 100]], columns=SOURCING_HEADERS[:4]).to_csv(
+        only_sourcing / "sourcing.csv", index=False
+    )
+    with pytest.raises(InputError, match="suppliers table"):
+        engine_dask.find_tables([only_sourcing])
+
+
+def test_supplier_table_flattens_results_for_parquet(tmp_path: Path) -> None:
+    data = {
+        "schema_version": "1",
+        "summary": {"by_tier": {"high": 1}},
+        "suppliers": [
+            {
+                "supplier_id": "S1",
+                "supplier_name": "One",
+                "country": "CN",
+                "stage": "magnet",
+                "tier": "high",
+                "score": 70.0,
+                "feoc": True,
+                "pfe": True,
+                "covered_government_ownership": 0.3,
+                "midstream_exposure": 1.0,
+                "stage_exposure": {"mining": 1.0, "magnet": 1.0},
+                "stage_unverified": {"mining": 0.0, "magnet": 0.0},
+                "prongs": {"jurisdiction": True},
+                "findings": [{"rule_id": "feoc.x"}],
+            }
+        ],
+    }
+    written = engine_dask.write_outputs(data, tmp_path / "out")
+    table = pd.read_parquet(written[0])
+    assert table.loc[0, "supplier_id"] == "S1"
+    assert table.loc[0, "exposure_magnet"] == 1.0
+    assert "feoc.x" in table.loc[0, "findings"]
+    assert '"by_tier"' in written[1].read_text()
