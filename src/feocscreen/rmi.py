@@ -523,7 +523,7 @@ def _guard_container(path: Path) -> None:
         with path.open("rb") as handle:
             head = handle.read(8)
     except OSError as exc:
-        raise errors.InputError(f"{path}: cannot read ({exc.strerror})") from exc
+        raise errors.InputError(f"{path.name}: cannot read ({exc.strerror})") from exc
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         code = "legacy-xls" if path.suffix.lower() == ".xls" else "encrypted-file"
         detail = (
@@ -532,30 +532,30 @@ def _guard_container(path: Path) -> None:
             else "password-protected workbook; remove the password and save again"
         )
         raise errors.InputError(
-            f"{path}: {detail}",
-            [errors.make_issue(code, ERROR, detail, file=str(path))],
+            f"{path.name}: {detail}",
+            [errors.make_issue(code, ERROR, detail, file=path.name)],
         )
     if not zipfile.is_zipfile(path):
         detail = "not an xlsx workbook"
         raise errors.InputError(
-            f"{path}: {detail}",
-            [errors.make_issue("not-a-spreadsheet", ERROR, detail, file=str(path))],
+            f"{path.name}: {detail}",
+            [errors.make_issue("not-a-spreadsheet", ERROR, detail, file=path.name)],
         )
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, OSError) as exc:
         raise errors.InputError(
-            f"{path}: damaged xlsx container ({exc})",
-            [errors.make_issue("corrupt-file", ERROR, str(exc), file=str(path))],
+            f"{path.name}: damaged xlsx container ({exc})",
+            [errors.make_issue("corrupt-file", ERROR, str(exc), file=path.name)],
         ) from exc
     total = sum(m.file_size for m in members)
     worst = max((m.file_size / max(m.compress_size, 1) for m in members), default=0.0)
     if total > MAX_UNCOMPRESSED or worst > MAX_INFLATION and total > 10_000_000:
         detail = f"members inflate to {total:,} bytes (x{worst:.0f}); refusing to read"
         raise errors.InputError(
-            f"{path}: {detail}",
-            [errors.make_issue("zip-bomb", ERROR, detail, file=str(path))],
+            f"{path.name}: {detail}",
+            [errors.make_issue("zip-bomb", ERROR, detail, file=path.name)],
         )
 
 
@@ -566,8 +566,8 @@ def _open(path: Path) -> _Workbook:
     except Exception as exc:  # calamine raises several types for damaged parts
         detail = f"cannot read the workbook: {exc}"
         raise errors.InputError(
-            f"{path}: {detail}",
-            [errors.make_issue("corrupt-file", ERROR, detail, file=str(path))],
+            f"{path.name}: {detail}",
+            [errors.make_issue("corrupt-file", ERROR, detail, file=path.name)],
         ) from exc
 
 
@@ -704,7 +704,9 @@ def load_suppliers_map(path: Path) -> dict[str, dict[str, Any]]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise errors.InputError(f"{path}: cannot read the suppliers map ({exc.strerror})") from exc
+        raise errors.InputError(
+            f"{path.name}: cannot read the suppliers map ({exc.strerror})"
+        ) from exc
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -712,7 +714,7 @@ def load_suppliers_map(path: Path) -> dict[str, dict[str, Any]]:
     reader = csv.reader(io.StringIO(text))
     rows = list(reader)
     issues: list[Issue] = []
-    name = str(path)
+    name = path.name
 
     def problem(row: int | None, column: str | None, message: str, value: Any = None) -> None:
         issues.append(
@@ -729,11 +731,11 @@ def load_suppliers_map(path: Path) -> dict[str, dict[str, Any]]:
 
     if not rows:
         problem(None, None, "the suppliers map is empty")
-        raise errors.InputError(f"{path}: the suppliers map is empty", issues)
+        raise errors.InputError(f"{path.name}: the suppliers map is empty", issues)
     header = [_map_header(h) for h in rows[0]]
     if "file" not in header:
         problem(1, "file", "the suppliers map needs a 'file' column naming each RMI file")
-        raise errors.InputError(f"{path}: no 'file' column", issues)
+        raise errors.InputError(f"{path.name}: no 'file' column", issues)
     mapping: dict[str, dict[str, Any]] = {}
     for line, values in enumerate(rows[1:], start=2):
         if not any(v.strip() for v in values):
@@ -752,7 +754,9 @@ def load_suppliers_map(path: Path) -> dict[str, dict[str, Any]]:
             problem(line, "file", f"{key} is mapped twice", file_name)
         mapping[key] = entry
     if issues:
-        raise errors.InputError(f"{path}: the suppliers map has {len(issues)} problem(s)", issues)
+        raise errors.InputError(
+            f"{path.name}: the suppliers map has {len(issues)} problem(s)", issues
+        )
     return mapping
 
 
@@ -857,7 +861,7 @@ class _Reader:
 
     def __init__(self, path: Path, mapping: dict[str, Any] | None) -> None:
         self.path = path
-        self.file = str(path)
+        self.file = path.name
         self.mapping = mapping or {}
         self.book = _open(path)
         self.issues: list[Issue] = []
@@ -1692,7 +1696,7 @@ def read_rmi(path: Path, suppliers_map: dict[str, dict[str, Any]] | None = None)
                 WARNING,
                 f"{path.name} is not in the suppliers map; the reporting company is taken as a "
                 "magnet supplier with no spend",
-                file=str(path),
+                file=path.name,
             )
         )
     return report
