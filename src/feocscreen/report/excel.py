@@ -30,6 +30,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
+from openpyxl.chart.marker import DataPoint
 from openpyxl.formatting.rule import ColorScaleRule
 from openpyxl.styles import Alignment, Font, NamedStyle, PatternFill
 from openpyxl.utils import get_column_letter
@@ -82,7 +83,18 @@ TIER_COLOURS: dict[str, tuple[str, str]] = {
     "clear": ("C6EFCE", "006100"),
 }
 HEADER_FILL = "1F3864"
+LINE_HEIGHT = 15  # points per wrapped line at the default 11-point font
+MAX_ROW_HEIGHT = 409  # Excel's largest row height
+ROW_FIT_LIMIT = 5_000  # rows sized to their text; past this (never printed) rows keep the default,
+# because every sized row costs a RowDimension object and memory must stay bounded
+HEADER_HEIGHT = 45
+SUBHEADER_HEIGHT = 30  # points: three wrapped lines, so narrow numeric columns keep full headers
 COVERED_FILL = "FFC7CE"
+COVERED_BAR = "C00000"
+UNVERIFIED_BAR = "A6A6A6"
+ALLIED_SCALE = "5B9BD5"
+# Summary columns: labels; values; then the wide "ask" and "why" text of the last table.
+SUMMARY_WIDTHS = (50, 16, 14, 50, 50)
 
 Kind = str  # "text" | "int" | "number" | "percent" | "money" | "link" | "tier" | "bool"
 
@@ -94,6 +106,7 @@ class Column:
     header: str
     kind: Kind = "text"
     width: float | None = None
+    wrap: bool = False  # long prose wraps so the printed page stays readable
 
 
 _FORMATS = {"int": "0", "number": "0.0", "percent": "0.0%", "money": "#,##0"}
@@ -145,17 +158,33 @@ class _ReportWriter:
             NamedStyle("fs_title", font=Font(bold=True, size=14)),
             NamedStyle("fs_section", font=Font(bold=True, size=12, color=HEADER_FILL)),
             NamedStyle("fs_disclaimer", font=Font(italic=True, color="C00000")),
-            NamedStyle("fs_link", font=Font(color="0563C1", underline="single")),
-            NamedStyle("fs_text_quoted", alignment=Alignment(vertical="top")),
+            NamedStyle(
+                "fs_link",
+                font=Font(color="0563C1", underline="single"),
+                alignment=Alignment(wrap_text=True, vertical="top"),
+            ),
+            NamedStyle("fs_top", alignment=Alignment(vertical="top")),
+            NamedStyle(
+                "fs_subheader",
+                font=Font(bold=True),
+                fill=PatternFill("solid", fgColor="D9E1F2"),
+                alignment=Alignment(wrap_text=True, vertical="top"),
+            ),
+            NamedStyle("fs_wrap", alignment=Alignment(wrap_text=True, vertical="top")),
         ]
         for kind, number_format in _FORMATS.items():
-            named.append(NamedStyle(f"fs_{kind}", number_format=number_format))
+            named.append(
+                NamedStyle(
+                    f"fs_{kind}", number_format=number_format, alignment=Alignment(vertical="top")
+                )
+            )
         for tier, (fill, font) in TIER_COLOURS.items():
             named.append(
                 NamedStyle(
                     f"fs_tier_{tier}",
                     font=Font(bold=True, color=font),
                     fill=PatternFill("solid", fgColor=fill),
+                    alignment=Alignment(vertical="top"),
                 )
             )
         named.append(
@@ -170,7 +199,9 @@ class _ReportWriter:
             self.workbook.add_named_style(style)
 
     # ---- cells --------------------------------------------------------------------------
-    def cell(self, ws: WriteOnlyWorksheet, value: Any, kind: Kind = "text") -> Any:
+    def cell(
+        self, ws: WriteOnlyWorksheet, value: Any, kind: Kind = "text", wrap: bool = False
+    ) -> Any:
         """One cell formatted by kind; text is never a formula."""
         if value is None or value == "":
             return None
@@ -194,20 +225,20 @@ class _ReportWriter:
                 cell.hyperlink = url
                 cell.style = "fs_link"
             return cell
-        return self._text_cell(ws, value)
+        return self._text_cell(ws, value, wrap)
 
     @staticmethod
-    def _text_cell(ws: WriteOnlyWorksheet, value: Any) -> Any:
+    def _text_cell(ws: WriteOnlyWorksheet, value: Any, wrap: bool = False) -> Any:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return WriteOnlyCell(ws, value=value)
         text = clean_text(value)
         if len(text) > EXCEL_MAX_CELL:
             text = text[: EXCEL_MAX_CELL - 1] + "…"
         cell = WriteOnlyCell(ws, value=text)
+        cell.style = "fs_wrap" if wrap else "fs_top"
         if text.startswith(FORMULA_LEADS):
             cell.data_type = "s"  # a string, not a formula, whatever it starts with
-            cell.style = "fs_text_quoted"
-            cell.quotePrefix = True
+            cell.quotePrefix = True  # and Excel keeps it text when the cell is edited
         return cell
 
     def header_row(
@@ -248,15 +279,25 @@ class _ReportWriter:
 
     def table_sheet(self, name: str, columns: Sequence[Column], rows: list[list[Any]]) -> None:
         """A flat table: header row, one row per item, overflow to CSV past the row limit."""
-        ws = self.new_sheet(name, _widths(columns, rows))
+        widths = _widths(columns, rows)
+        ws = self.new_sheet(name, widths)
         capacity = self.max_rows - 1  # rows left under the header
         overflow = len(rows) > capacity
         shown = rows[: capacity - 1] if overflow else rows
         ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(shown) + 1}"
+        ws.row_dimensions[1].height = HEADER_HEIGHT
         ws.append(self.header_row(ws, [c.header for c in columns]))
-        for row in shown:
+        wraps = [c.wrap for c in columns]
+        for index, row in enumerate(shown):
+            if index < ROW_FIT_LIMIT:
+                height = _fitted_height(row, widths, wraps)
+                if height:
+                    ws.row_dimensions[index + 2].height = height
             ws.append(
-                [self.cell(ws, value, col.kind) for value, col in zip(row, columns, strict=True)]
+                [
+                    self.cell(ws, value, col.kind, col.wrap)
+                    for value, col in zip(row, columns, strict=True)
+                ]
             )
         if overflow:
             csv_path = self.path.with_name(f"{self.path.stem}.{name}.csv")
@@ -274,8 +315,9 @@ class _ReportWriter:
 
     # ---- Summary ------------------------------------------------------------------------
     def summary_sheet(self) -> None:
+        """Headline figures beside their charts, then exposure by stage and what to ask next."""
         data = self.data
-        ws = self.new_sheet("Summary", [48, 22, 22, 22, 70], header_row=3)
+        ws = self.new_sheet("Summary", SUMMARY_WIDTHS, header_row=3)
         title = WriteOnlyCell(ws, value="feocscreen supplier screening report")
         title.style = "fs_title"
         disclaimer = WriteOnlyCell(ws, value=DISCLAIMER)
@@ -286,22 +328,30 @@ class _ReportWriter:
             f"{r.get('id')} {r.get('version')}" for r in data.get("rulesets") or []
         )
         ws.append(
-            self.header_row(ws, ["As of", clean_text(data.get("as_of")), "Rulesets", rulesets])
+            self.header_row(ws, ["As of", clean_text(data.get("as_of")), "Rulesets", rulesets, ""])
         )
         line = 3
 
-        def section(title_text: str) -> int:
+        def section(title_text: str) -> None:
             nonlocal line
             ws.append([])
             cell = WriteOnlyCell(ws, value=title_text)
             cell.style = "fs_section"
             ws.append([cell])
             line += 2
-            return line
 
-        def put(values: Sequence[Any], kinds: Sequence[Kind]) -> None:
+        def put(values: Sequence[Any], kinds: Sequence[Kind], wrap: bool = False) -> None:
             nonlocal line
-            ws.append([self.cell(ws, v, k) for v, k in zip(values, kinds, strict=True)])
+            height = _fitted_height(values, SUMMARY_WIDTHS, [wrap] * len(values))
+            if height:
+                ws.row_dimensions[line + 1].height = height
+            ws.append([self.cell(ws, v, k, wrap) for v, k in zip(values, kinds, strict=True)])
+            line += 1
+
+        def put_header(values: Sequence[str]) -> None:
+            nonlocal line
+            ws.row_dimensions[line + 1].height = SUBHEADER_HEIGHT
+            ws.append(self.header_row(ws, values, ["fs_subheader"] * len(values)))
             line += 1
 
         summary = data.get("summary") or {}
@@ -313,7 +363,8 @@ class _ReportWriter:
         waivers = waiver_lists(data)
 
         section("Key figures")
-        put(["Figure", "Value"], ["text", "text"])
+        key_figures_at = line
+        put_header(["Figure", "Value"])
         figures: list[tuple[str, Any, Kind]] = [
             ("Suppliers screened", len(screened), "int"),
             (
@@ -348,8 +399,8 @@ class _ReportWriter:
 
         by_tier = summary.get("by_tier") or {}
         section("Suppliers by tier")
-        put(["Tier", "Suppliers"], ["text", "text"])
-        tier_first = line + 1
+        tier_header = line + 1
+        put_header(["Tier", "Suppliers"])
         for tier in TIERS:
             put([tier, by_tier.get(tier, 0)], ["tier", "int"])
         tier_last = line
@@ -359,17 +410,16 @@ class _ReportWriter:
         country_share = summary.get("stage_country_share") or {}
         hhi = summary.get("hhi_by_stage") or {}
         section("Covered-nation share by stage")
-        put(
+        stage_header = line + 1
+        put_header(
             [
                 "Stage",
-                "Covered (spend-weighted)",
-                "Unverified (spend-weighted)",
-                "Covered (by supplier count)",
-                "Country concentration (HHI)",
-            ],
-            ["text"] * 5,
+                "Covered, by spend",
+                "Unverified, by spend",
+                "Covered, by count",
+                "Concentration (HHI)",
+            ]
         )
-        stage_first = line + 1
         for stage in STAGES:
             unverified = (country_share.get(stage) or {}).get("unverified")
             put(
@@ -385,12 +435,14 @@ class _ReportWriter:
         stage_last = line
 
         section("What to ask next")
-        put(["Supplier ID", "Supplier", "Tier", "Ask", "Why"], ["text"] * 5)
-        ask_header = line
+        ask_header = line + 1
+        put_header(["Supplier ID", "Supplier", "Tier", "Ask", "Why"])
         for ask in self.asks():
-            put(list(ask), ["text", "text", "tier", "text", "text"])
-        ws.auto_filter.ref = f"A{ask_header}:E{max(line, ask_header)}"
+            put(list(ask), ["text", "text", "tier", "text", "text"], wrap=True)
+        ws.auto_filter.ref = f"A{ask_header}:E{line}"
 
+        # Charts sit side by side beside the key-figure and tier tables, whose columns C–E are
+        # empty for about twenty rows.
         exposure_chart = BarChart()
         exposure_chart.type = "col"
         exposure_chart.title = "Spend-weighted covered share by stage"
@@ -399,26 +451,37 @@ class _ReportWriter:
         exposure_chart.y_axis.scaling.min = 0
         exposure_chart.y_axis.scaling.max = 1
         exposure_chart.add_data(
-            Reference(ws, min_col=2, max_col=3, min_row=stage_first - 1, max_row=stage_last),
+            Reference(ws, min_col=2, max_col=3, min_row=stage_header, max_row=stage_last),
             titles_from_data=True,
         )
         exposure_chart.set_categories(
-            Reference(ws, min_col=1, min_row=stage_first, max_row=stage_last)
+            Reference(ws, min_col=1, min_row=stage_header + 1, max_row=stage_last)
         )
-        exposure_chart.height, exposure_chart.width = 7.5, 16
-        ws.add_chart(exposure_chart, "G4")
+        for series, colour in zip(
+            exposure_chart.series, (COVERED_BAR, UNVERIFIED_BAR), strict=False
+        ):
+            series.graphicalProperties.solidFill = colour
+            series.graphicalProperties.line.solidFill = colour
+        exposure_chart.height, exposure_chart.width = 8.0, 12.5
+        ws.add_chart(exposure_chart, f"C{key_figures_at}")
 
         tier_chart = BarChart()
         tier_chart.type = "bar"
         tier_chart.title = "Suppliers by tier"
         tier_chart.legend = None
         tier_chart.add_data(
-            Reference(ws, min_col=2, min_row=tier_first - 1, max_row=tier_last),
-            titles_from_data=True,
+            Reference(ws, min_col=2, min_row=tier_header, max_row=tier_last), titles_from_data=True
         )
-        tier_chart.set_categories(Reference(ws, min_col=1, min_row=tier_first, max_row=tier_last))
-        tier_chart.height, tier_chart.width = 7.5, 16
-        ws.add_chart(tier_chart, "G20")
+        tier_chart.set_categories(
+            Reference(ws, min_col=1, min_row=tier_header + 1, max_row=tier_last)
+        )
+        for index, tier in enumerate(TIERS):
+            point = DataPoint(idx=index)
+            point.graphicalProperties.solidFill = TIER_COLOURS[tier][0]
+            point.graphicalProperties.line.solidFill = "7F7F7F"
+            tier_chart.series[0].dPt.append(point)
+        tier_chart.height, tier_chart.width = 8.0, 9.5
+        ws.add_chart(tier_chart, f"E{key_figures_at}")
 
     def asks(self) -> Iterator[tuple[str, str, str, str, str]]:
         """Questions for suppliers, straight from the result: unverified stages, review
@@ -503,7 +566,8 @@ class _ReportWriter:
             "fs_header",
             "fs_header",
         ]
-        ws = self.new_sheet("Midstream", [14, 11, *[12] * len(countries), 12, 14])
+        ws = self.new_sheet("Midstream", [14, 11, *[12] * len(countries), 12, 18])
+        ws.row_dimensions[1].height = HEADER_HEIGHT
         ws.append(self.header_row(ws, headers, styles))
         exposure = portfolio_stage_exposure(self.data)
         for stage in STAGES:
@@ -519,34 +583,28 @@ class _ReportWriter:
             )
         last_row = len(STAGES) + 1
         ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{last_row}"
-        if countries:
-            first, last = get_column_letter(3), get_column_letter(2 + len(countries))
+        # Intensity heat map per column: red for covered nations, blue for the others, grey for
+        # unverified, so red on this sheet always means covered-nation material.
+        for offset, country in enumerate([*countries, "unverified"]):
+            letter = get_column_letter(3 + offset)
+            end_colour = (
+                UNVERIFIED_BAR
+                if country == "unverified"
+                else COVERED_BAR
+                if country in covered
+                else ALLIED_SCALE
+            )
             ws.conditional_formatting.add(
-                f"{first}2:{last}{last_row}",
+                f"{letter}2:{letter}{last_row}",
                 ColorScaleRule(
                     start_type="num",
                     start_value=0,
                     start_color="FFFFFF",
-                    mid_type="num",
-                    mid_value=0.5,
-                    mid_color="FFD966",
                     end_type="num",
                     end_value=1,
-                    end_color="C00000",
+                    end_color=end_colour,
                 ),
             )
-        unverified_col = get_column_letter(3 + len(countries))
-        ws.conditional_formatting.add(
-            f"{unverified_col}2:{unverified_col}{last_row}",
-            ColorScaleRule(
-                start_type="num",
-                start_value=0,
-                start_color="FFFFFF",
-                end_type="num",
-                end_value=1,
-                end_color="7F7F7F",
-            ),
-        )
         ws.append([])
         note = (
             "Spend-weighted share of the portfolio's material at each stage by country of origin. "
@@ -739,8 +797,15 @@ class _ReportWriter:
         waivers = waiver_lists(data)
         for kind in ("applied", "expired", "unused"):
             for waiver in waivers[kind]:
+                who = waiver.get("approved_by") or waiver.get("by")
+                until = waiver.get("expires") or waiver.get("until")
                 justification = waiver.get("justification") or waiver.get("why")
-                yield [f"Waiver ({kind})", waiver_label(waiver), justification, None]
+                yield [
+                    f"Waiver ({kind})",
+                    f"{waiver.get('supplier_id', '*')} / {waiver.get('rule_id', '*')}",
+                    f"expires {until}; approved by {who}; {clean_text(justification)}",
+                    waiver.get("sha256"),
+                ]
         known = {"python", "libraries", "command_line", "settings", "files"}
         for key in sorted(k for k in audit if k not in known):
             for sub, value in sorted(_flatten({key: audit[key]}).items()):
@@ -749,82 +814,82 @@ class _ReportWriter:
 
 
 SUPPLIER_COLUMNS: tuple[Column, ...] = (
-    Column("Supplier ID"),
-    Column("Supplier"),
-    Column("Country", width=9),
-    Column("Stage", width=12),
-    Column("Tier", "tier", width=10),
-    Column("Score", "number", width=8),
-    Column("FEOC", "bool", width=7),
-    Column("PFE", "bool", width=7),
-    Column("Covered-gov. ownership", "percent", width=13),
-    *[Column(f"{stage.capitalize()} covered", "percent", width=12) for stage in STAGES],
-    *[Column(f"{stage.capitalize()} unverified", "percent", width=12) for stage in STAGES],
-    Column("Midstream index", "percent", width=12),
-    Column("Active findings", "int", width=10),
-    Column("Upcoming findings", "int", width=10),
-    Column("Waived findings", "int", width=10),
-    Column("Matches to review", "int", width=10),
-    Column("Annual spend (USD)", "money", width=16),
-    Column("FEOC/PFE basis", width=50),
+    Column("Supplier ID", width=12),
+    Column("Supplier", width=30, wrap=True),
+    Column("Country", width=8),
+    Column("Stage", width=11),
+    Column("Tier", "tier", width=9),
+    Column("Score", "number", width=7),
+    Column("FEOC", "bool", width=6),
+    Column("PFE", "bool", width=6),
+    Column("Covered-gov. ownership", "percent", width=10),
+    *[Column(f"{stage.capitalize()} covered", "percent", width=10) for stage in STAGES],
+    *[Column(f"{stage.capitalize()} unverified", "percent", width=10) for stage in STAGES],
+    Column("Midstream index", "percent", width=10),
+    Column("Active findings", "int", width=8),
+    Column("Upcoming findings", "int", width=9),
+    Column("Waived findings", "int", width=8),
+    Column("Matches to review", "int", width=8),
+    Column("Annual spend (USD)", "money", width=13),
+    Column("FEOC/PFE basis", width=40, wrap=True),
 )
 FINDING_COLUMNS: tuple[Column, ...] = (
-    Column("Supplier ID"),
-    Column("Supplier"),
-    Column("Rule"),
-    Column("Title", width=40),
-    Column("Severity", "tier", width=10),
-    Column("Status", width=10),
-    Column("Effective from", width=12),
-    Column("Message", width=60),
-    Column("Evidence (input cells)", width=40),
-    Column("Citation", "link", width=36),
-    Column("Confidence", width=12),
-    Column("Contribution", "number", width=12),
-    Column("Waived by", width=20),
-    Column("Waiver reason", width=36),
-    Column("Waived until", width=12),
-    Column("Finding ID", width=20),
+    Column("Supplier ID", width=12),
+    Column("Supplier", width=26, wrap=True),
+    Column("Rule", width=22),
+    Column("Title", width=30, wrap=True),
+    Column("Severity", "tier", width=9),
+    Column("Status", width=9),
+    Column("Effective from", width=11),
+    Column("Message", width=44, wrap=True),
+    Column("Evidence (input cells)", width=28, wrap=True),
+    Column("Citation", "link", width=26, wrap=True),
+    Column("Confidence", width=11),
+    Column("Contribution", "number", width=10),
+    Column("Waived by", width=18, wrap=True),
+    Column("Waiver reason", width=28, wrap=True),
+    Column("Waived until", width=11),
+    Column("Finding ID", width=18),
 )
 OWNERSHIP_COLUMNS: tuple[Column, ...] = (
-    Column("Entity"),
-    Column("Supplier"),
-    Column("Covered nation", width=10),
-    Column("Equity", "percent", width=10),
-    Column("Voting", "percent", width=10),
-    Column("Board", "percent", width=10),
-    Column("Highest", "percent", width=10),
-    Column("Path measure", width=12),
-    Column("Path share", "percent", width=10),
-    Column("Path (entity → … → owner)", width=60),
+    Column("Entity", width=12),
+    Column("Supplier", width=30, wrap=True),
+    Column("Covered nation", width=9),
+    Column("Equity", "percent", width=9),
+    Column("Voting", "percent", width=9),
+    Column("Board", "percent", width=9),
+    Column("Highest", "percent", width=9),
+    Column("Path measure", width=10),
+    Column("Path share", "percent", width=9),
+    Column("Path (entity → … → owner)", width=60, wrap=True),
 )
 MATCH_COLUMNS: tuple[Column, ...] = (
-    Column("Supplier ID"),
-    Column("Supplier"),
+    Column("Supplier ID", width=12),
+    Column("Supplier", width=30, wrap=True),
     Column("Field", width=16),
     Column("List", width=10),
-    Column("List entry", width=36),
+    Column("List entry", width=32, wrap=True),
     Column("Score", "number", width=8),
-    Column("Status", width=10),
-    Column("Explanation", width=60),
+    Column("Status", width=9),
+    Column("Explanation", width=60, wrap=True),
 )
 VALIDATION_COLUMNS: tuple[Column, ...] = (
-    Column("Severity", width=10),
-    Column("Code", width=22),
-    Column("Supplier not screened", width=14),
-    Column("File", width=20),
-    Column("Sheet", width=14),
-    Column("Row", "int", width=8),
-    Column("Column", width=16),
-    Column("Header", width=16),
-    Column("Cell", width=8),
-    Column("Value", width=24),
-    Column("Message", width=60),
+    Column("Severity", width=9),
+    Column("Code", width=20),
+    Column("Supplier not screened", width=12),
+    Column("File", width=18, wrap=True),
+    Column("Sheet", width=12),
+    Column("Row", "int", width=7),
+    Column("Column", width=14),
+    Column("Header", width=14),
+    Column("Cell", width=7),
+    Column("Value", width=20, wrap=True),
+    Column("Message", width=60, wrap=True),
 )
 AUDIT_COLUMNS: tuple[Column, ...] = (
-    Column("Section", width=18),
-    Column("Item", width=36),
-    Column("Value", width=60),
+    Column("Section", width=16),
+    Column("Item", width=34, wrap=True),
+    Column("Value", width=60, wrap=True),
     Column("SHA-256", width=66),
 )
 
@@ -850,6 +915,24 @@ def _issue_row(issue: Mapping[str, Any], not_screened: str) -> list[Any]:
     ]
 
 
+def _fitted_height(
+    row: Sequence[Any], widths: Sequence[float], wraps: Sequence[bool]
+) -> float | None:
+    """Row height (points) that shows every wrapped cell whole; None when one line will do.
+
+    Neither openpyxl nor LibreOffice sizes rows to wrapped text on their own, so
+    the report estimates it: about one character per unit of column width.
+    """
+    lines = 1
+    for value, width, wrap in zip(row, widths, wraps, strict=False):
+        if not wrap or value is None:
+            continue
+        text = clean_text(value[0] if isinstance(value, tuple) else value)
+        per_line = max(int(width) - 1, 1)
+        lines = max(lines, sum(-(-len(part) // per_line) or 1 for part in text.split("\n")))
+    return min(LINE_HEIGHT * lines, MAX_ROW_HEIGHT) if lines > 1 else None
+
+
 def _fraction(value: Any) -> float | None:
     if isinstance(value, Mapping):
         value = value.get("share", value.get("value"))
@@ -867,13 +950,12 @@ def _flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _display(value: Any) -> Any:
+def _display(value: Any) -> str:
+    """Audit values as text, so numbers and words line up in one readable column."""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (list, tuple)):
         return ", ".join(clean_text(v) for v in value)
-    if isinstance(value, (int, float)):
-        return value
     return clean_text(value)
 
 
