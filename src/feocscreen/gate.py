@@ -1,0 +1,105 @@
+"""The CI gate: does a result trip ``--fail-on``?
+
+Only active, unwaived findings at or above the severity count, and every
+not-screened supplier counts as ``high`` (key ``not-screened:<supplier_id>``);
+upcoming findings count only with ``fail_on_upcoming``. With a baseline, only
+keys absent from it count, so a build fails on what a change introduced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .models import SEVERITIES, severity_rank
+
+NOT_SCREENED_SEVERITY = "high"
+
+
+def not_screened_key(supplier_id: Any) -> str:
+    """Baseline key of a supplier that could not be screened."""
+    return f"not-screened:{supplier_id}"
+
+
+@dataclass
+class GateOutcome:
+    """Whether the gate tripped, what it counted and why."""
+
+    tripped: bool
+    fail_on: str | None
+    counted: list[str] = field(default_factory=list)  # finding ids and not-screened keys
+    counted_findings: list[dict[str, Any]] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.tripped else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tripped": self.tripped,
+            "fail_on": self.fail_on,
+            "counted": self.counted,
+            "counted_findings": self.counted_findings,
+            "reasons": self.reasons,
+        }
+
+
+def evaluate_gate(
+    data: Mapping[str, Any],
+    fail_on: str | None,
+    fail_on_upcoming: bool,
+    baseline_ids: set[str] | None = None,
+) -> GateOutcome:
+    """Apply the gate to a result dict (see module docstring)."""
+    if fail_on is None:
+        return GateOutcome(False, None, reasons=["no --fail-on given: not gating"])
+    if fail_on not in SEVERITIES:
+        raise ValueError(f"unknown severity {fail_on!r}; expected one of {', '.join(SEVERITIES)}")
+    threshold = severity_rank(fail_on)
+    statuses = {"active", "upcoming"} if fail_on_upcoming else {"active"}
+    counted: list[dict[str, Any]] = []
+    for supplier in data.get("suppliers") or []:
+        for finding in supplier.get("findings") or []:
+            if finding.get("waived") or finding.get("status") not in statuses:
+                continue
+            if severity_rank(finding["severity"]) < threshold:
+                continue
+            if baseline_ids is not None and finding["finding_id"] in baseline_ids:
+                continue
+            counted.append(
+                {
+                    "key": finding["finding_id"],
+                    "supplier_id": supplier["supplier_id"],
+                    "rule_id": finding["rule_id"],
+                    "severity": finding["severity"],
+                    "status": finding["status"],
+                    "message": finding.get("message", ""),
+                }
+            )
+    if severity_rank(NOT_SCREENED_SEVERITY) >= threshold:
+        for entry in data.get("not_screened") or []:
+            key = not_screened_key(entry["supplier_id"])
+            if baseline_ids is not None and key in baseline_ids:
+                continue
+            counted.append(
+                {
+                    "key": key,
+                    "supplier_id": entry["supplier_id"],
+                    "rule_id": "not-screened",
+                    "severity": NOT_SCREENED_SEVERITY,
+                    "status": "active",
+                    "message": "; ".join(r.get("message", "") for r in entry.get("reasons", [])),
+                }
+            )
+    counted.sort(key=lambda c: (-severity_rank(c["severity"]), c["supplier_id"], c["key"]))
+    reasons = [
+        f"{c['supplier_id']}: {c['severity']} {c['rule_id']} ({c['status']})" for c in counted
+    ]
+    scope = "new " if baseline_ids is not None else ""
+    if counted:
+        reasons.insert(0, f"{len(counted)} {scope}finding(s) at or above {fail_on}")
+    else:
+        reasons.insert(0, f"no {scope}finding at or above {fail_on}")
+    return GateOutcome(bool(counted), fail_on, [c["key"] for c in counted], counted, reasons)

@@ -1,0 +1,361 @@
+"""Ownership look-through: covered-government holdings, foreign control and foreign influence.
+
+The Ownership sheet is a graph: each row says an owner holds equity, voting,
+board and debt fractions of an entity (a supplier id or an owner name used
+elsewhere in the sheet; owners are joined by normalised name). Holdings are
+followed upward through any number of intermediate owners.
+
+Decisions from the regulation fact sheet ("Decisions for encoding"):
+- ``multiply`` (default): multiply fractions along each path, sum over paths.
+  ``majority_look_through``: a holder above 50 % of an intermediate counts as
+  holding all that the intermediate holds.
+- Board seats, voting rights and equity are tested separately; the highest
+  decides. ``government``/``party_or_official`` owners of a covered nation are
+  that government; a covered ``state_owned`` owner too, followed through its
+  own rows when it has them, else taken as wholly government-held (warning).
+- Foreign-controlled (IRC 7701(a)(51)): incorporated/headquartered in a covered
+  nation, or more than 50 % held by covered governments, covered-nation
+  individuals, covered-nation companies or foreign-controlled intermediates.
+- Foreign-influenced: specified foreign entities (SFEs: foreign-controlled
+  parties and owners listed on SFE lists) hold ≥ 25 % singly, ≥ 40 % together,
+  ≥ 15 % of debt, or can appoint an officer. An SFE intermediate counts in full.
+Every figure carries the path(s) behind it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from .errors import make_issue
+from .models import Issue
+from .portfolio import Portfolio
+
+MEASURES: tuple[str, ...] = ("equity", "voting", "board")
+GOVERNMENT_TYPES = frozenset({"government", "party_or_official"})
+MAJORITY = 0.5  # above this an intermediate is controlled (majority look-through, FCE test)
+MAX_DEPTH = 12  # ownership chains deeper than this are not followed (no real cap table is)
+# Lists whose entries are specified foreign entities (IRC 7701(a)(51)(B)(i)-(iv)):
+# SDN and FTO (FEOC prongs A, B), the 1260H list, the UFLPA lists, FY2024 NDAA sec. 154(b).
+SFE_LISTS = frozenset({"SDN", "FTO", "1260H", "UFLPA", "NDAA154"})
+
+
+def normalise_owner(name: Any) -> str:
+    """Join key of an owner or entity name: case, spacing and punctuation ignored."""
+    return re.sub(r"[\W_]+", " ", str(name).casefold()).strip()
+
+
+@dataclass(frozen=True)
+class Edge:
+    owner: str  # normalised key
+    owner_name: str
+    owner_country: str | None
+    owner_type: str | None
+    values: dict[str, float | None]
+    appoints_officer: bool | None
+    location: tuple[str, str, int] | None
+
+
+@dataclass(frozen=True)
+class HoldingPath:
+    """One path from an entity up to a terminal holder, with the fraction it carries."""
+
+    names: tuple[str, ...]
+    share: float
+    terminal: str
+    nation: str | None
+    locations: tuple[tuple[str, str, int], ...]
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+class OwnershipGraph:
+    """The Ownership sheet as a graph, with the covered-nation test and the method setting."""
+
+    def __init__(
+        self,
+        portfolio: Portfolio,
+        covered: frozenset[str],
+        method: str = "multiply",
+        listed_owners: set[str] | None = None,
+    ) -> None:
+        self.covered = covered
+        self.method = method
+        self.listed_owners = {normalise_owner(n) for n in (listed_owners or set())}
+        self.edges: dict[str, list[Edge]] = defaultdict(list)
+        self.display: dict[str, str] = {}
+        self.owner_info: dict[str, tuple[str | None, str | None]] = {}
+        self.warnings: list[Issue] = []
+        self._fc_memo: dict[str, bool] = {}
+        frame = portfolio.ownership
+        for rec in frame.to_dict("records"):
+            entity = normalise_owner(rec["entity"])
+            owner = normalise_owner(rec["owner"])
+            self.display.setdefault(entity, str(rec["entity"]))
+            self.display.setdefault(owner, str(rec["owner"]))
+            country = rec.get("owner_country")
+            country = country if isinstance(country, str) and country else None
+            otype = rec.get("owner_type")
+            otype = otype if isinstance(otype, str) and otype else None
+            self.owner_info.setdefault(owner, (country, otype))
+            officer = rec.get("appoints_officer")
+            location = None
+            if rec.get("_file") is not None and pd.notna(rec.get("_row")):
+                location = (str(rec["_file"]), str(rec["_sheet"]), int(rec["_row"]))
+            self.edges[entity].append(
+                Edge(
+                    owner,
+                    str(rec["owner"]),
+                    country,
+                    otype,
+                    {m: _num(rec.get(m)) for m in (*MEASURES, "debt")},
+                    officer if isinstance(officer, bool) else None,
+                    location,
+                )
+            )
+        self._assumed: set[str] = set()
+        for owner, (country, otype) in sorted(self.owner_info.items()):
+            if otype == "state_owned" and country in covered and owner not in self.edges:
+                self._assumed.add(owner)
+                self.warnings.append(
+                    make_issue(
+                        "state-owned-assumed",
+                        "warning",
+                        f"state-owned owner {self.display[owner]!r} ({country}) has no rows of its "
+                        "own; taken as wholly government-held",
+                        value=self.display[owner],
+                    )
+                )
+
+    # -- who is what -------------------------------------------------------------------
+    def is_government(self, owner: str) -> bool:
+        """A covered-nation government (or its party/officials, or a state-owned holder without rows)."""
+        country, otype = self.owner_info.get(owner, (None, None))
+        if country not in self.covered:
+            return False
+        return otype in GOVERNMENT_TYPES or (otype == "state_owned" and owner not in self.edges)
+
+    def is_foreign_controlled_party(self, owner: str, trail: frozenset[str] = frozenset()) -> bool:
+        """Covered government, covered-nation national or company, or a foreign-controlled intermediate."""
+        if owner in self._fc_memo:
+            return self._fc_memo[owner]
+        country, otype = self.owner_info.get(owner, (None, None))
+        result = False
+        if country in self.covered and otype != "public_float":
+            result = True
+        elif owner in self.edges and owner not in trail:
+            share, _ = self.controlled_holding(owner, trail | {owner})
+            result = share > MAJORITY
+        self._fc_memo[owner] = result
+        return result
+
+    def is_sfe(self, owner: str) -> bool:
+        """A specified foreign entity: foreign-controlled, or matched on an SFE watchlist."""
+        return owner in self.listed_owners or self.is_foreign_controlled_party(owner)
+
+    # -- look-through ------------------------------------------------------------------
+    def paths(
+        self,
+        entity: str,
+        measure: str,
+        is_terminal: Callable[[str], bool],
+    ) -> list[HoldingPath]:
+        """Every path from the entity to a terminal holder, carrying its fraction of ``measure``."""
+        found: list[HoldingPath] = []
+
+        def walk(
+            node: str, share: float, names: tuple[str, ...], locs: tuple[Any, ...], depth: int
+        ) -> None:
+            if depth > MAX_DEPTH:
+                return
+            for edge in self.edges.get(node, []):
+                value = edge.values.get(measure)
+                if not value:
+                    continue
+                if depth > 0 and self.method == "majority_look_through" and value > MAJORITY:
+                    value = 1.0
+                carried = share * value
+                trail = (*names, self.display.get(edge.owner, edge.owner_name))
+                here = (*locs, edge.location) if edge.location else locs
+                if edge.owner in {normalise_owner(n) for n in names} or edge.owner == entity:
+                    continue  # a loop: intake reports it; the walk just does not go round
+                if is_terminal(edge.owner):
+                    country, _ = self.owner_info.get(edge.owner, (None, None))
+                    found.append(HoldingPath(trail, carried, edge.owner, country, here))
+                elif edge.owner in self.edges:
+                    walk(edge.owner, carried, trail, here, depth + 1)
+
+        walk(entity, 1.0, (self.display.get(entity, entity),), (), 0)
+        return found
+
+    def controlled_holding(
+        self, entity: str, trail: frozenset[str] = frozenset()
+    ) -> tuple[float, list[HoldingPath]]:
+        """Highest of equity/voting held by foreign-controlled parties (the > 50 % FCE test)."""
+        best: tuple[float, list[HoldingPath]] = (0.0, [])
+        for measure in ("equity", "voting"):
+            paths = self.paths(
+                entity, measure, lambda o: self.is_foreign_controlled_party(o, trail | {entity})
+            )
+            total = min(1.0, sum(p.share for p in paths))
+            if total > best[0]:
+                best = (total, paths)
+        return best
+
+    def ancestors(self, key: str) -> set[str]:
+        """Every owner reachable upward from an entity (normalised keys)."""
+        seen: set[str] = set()
+        stack = [key]
+        while stack:
+            node = stack.pop()
+            for edge in self.edges.get(node, []):
+                if edge.owner not in seen:
+                    seen.add(edge.owner)
+                    stack.append(edge.owner)
+        seen.discard(key)
+        return seen
+
+    def entity(self, key: str) -> EntityOwnership:
+        return EntityOwnership(self, normalise_owner(key))
+
+
+@dataclass
+class EntityOwnership:
+    """Ownership figures of one entity (a screened supplier), each with its paths."""
+
+    graph: OwnershipGraph
+    key: str
+    government: dict[str, tuple[float, str | None]] = field(init=False)
+    by_nation: dict[str, dict[str, float]] = field(init=False)
+    _paths: dict[str, list[HoldingPath]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.government = {}
+        self.by_nation = defaultdict(dict)
+        self._paths = {}
+        for measure in MEASURES:
+            paths = self.graph.paths(self.key, measure, self.graph.is_government)
+            self._paths[measure] = paths
+            per_nation: dict[str, float] = defaultdict(float)
+            for p in paths:
+                per_nation[p.nation or "?"] += p.share
+            for nation, share in per_nation.items():
+                self.by_nation[nation][measure] = round(min(1.0, share), 10)
+            if per_nation:
+                nation, share = max(sorted(per_nation.items()), key=lambda kv: kv[1])
+                self.government[measure] = (round(min(1.0, share), 10), nation)
+            else:
+                self.government[measure] = (0.0, None)
+
+    @property
+    def has_rows(self) -> bool:
+        return self.key in self.graph.edges
+
+    def paths_for(self, measure: str, nation: str | None) -> list[HoldingPath]:
+        return [p for p in self._paths[measure] if nation is None or p.nation == nation]
+
+    @property
+    def covered_government(self) -> float | None:
+        if not self.has_rows:
+            return None
+        return max(share for share, _ in self.government.values())
+
+    def controlled_holding(self) -> tuple[float, list[HoldingPath]]:
+        return self.graph.controlled_holding(self.key, frozenset({self.key}))
+
+    def influence(self, test: str) -> tuple[float | None, str, list[HoldingPath]]:
+        """One foreign-influence test: (value or None when untestable, words, paths)."""
+        graph = self.graph
+        if test in ("single", "aggregate"):
+            best_paths: list[HoldingPath] = []
+            best_total = 0.0
+            best_single = (0.0, "", [])  # type: tuple[float, str, list[HoldingPath]]
+            for measure in ("equity", "voting"):
+                paths = graph.paths(self.key, measure, graph.is_sfe)
+                per_holder: dict[str, list[HoldingPath]] = defaultdict(list)
+                for p in paths:
+                    per_holder[p.terminal].append(p)
+                total = min(1.0, sum(p.share for p in paths))
+                if total > best_total:
+                    best_total, best_paths = total, paths
+                for holder, held in sorted(per_holder.items()):
+                    share = min(1.0, sum(p.share for p in held))
+                    if share > best_single[0]:
+                        best_single = (share, holder, held)
+            if test == "single":
+                share, holder, held = best_single
+                name = graph.display.get(holder, holder)
+                return round(share, 10), f"single SFE {name!r} holds {share * 100:.4g} %", held
+            return round(best_total, 10), f"SFEs hold {best_total * 100:.4g} % together", best_paths
+        edges = graph.edges.get(self.key, [])
+        sfe_edges = [e for e in edges if graph.is_sfe(e.owner)]
+        direct = [
+            HoldingPath(
+                (graph.display.get(self.key, self.key), graph.display.get(e.owner, e.owner_name)),
+                0.0,
+                e.owner,
+                e.owner_country,
+                (e.location,) if e.location else (),
+            )
+            for e in sfe_edges
+        ]
+        if test == "debt":
+            if all(e.values.get("debt") is None for e in edges):
+                return None, "no debt figures given", []
+            debt = min(1.0, sum(e.values.get("debt") or 0.0 for e in sfe_edges))
+            return round(debt, 10), f"SFEs hold {debt * 100:.4g} % of debt", direct
+        if all(e.appoints_officer is None for e in edges):
+            return None, "appoints_officer not given", []
+        appointing = [p for p, e in zip(direct, sfe_edges, strict=True) if e.appoints_officer]
+        if appointing:
+            names = ", ".join(p.names[-1] for p in appointing)
+            return 1.0, f"SFE {names} can appoint an officer", appointing
+        return 0.0, "no SFE can appoint an officer", []
+
+    def evidence_for(self, paths: list[HoldingPath]) -> tuple[dict[str, Any], ...]:
+        seen: dict[tuple[str, str, int], None] = {}
+        for p in paths:
+            for loc in p.locations:
+                seen.setdefault(loc, None)
+        return tuple(
+            {"file": f, "sheet": s, "row": r, "column": "owner", "cell": None}
+            for f, s, r in sorted(seen)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``ownership`` block of a supplier in the result."""
+        if not self.has_rows:
+            return {
+                "equity": None,
+                "voting": None,
+                "board": None,
+                "nation": None,
+                "by_nation": {},
+                "paths": [],
+            }
+        best_measure = max(MEASURES, key=lambda m: self.government[m][0])
+        paths = [
+            {"measure": m, "share": round(p.share, 10), "nation": p.nation, "path": list(p.names)}
+            for m in MEASURES
+            for p in self._paths[m]
+        ]
+        return {
+            **{m: self.government[m][0] for m in MEASURES},
+            "nation": self.government[best_measure][1],
+            "by_nation": {n: dict(sorted(v.items())) for n, v in sorted(self.by_nation.items())},
+            "paths": sorted(paths, key=lambda p: (p["measure"], -p["share"], p["path"])),
+        }

@@ -1,0 +1,594 @@
+"""Condition primitives of the rules files: one class per kind, in one registry.
+
+A rule's condition is a tree of these. Each kind reads one facet of a supplier
+(its chain, its jurisdiction, its holders, its watchlist matches) and answers
+with three-valued logic: True, False, or None when the data needed to decide is
+missing (no list loaded, no ownership rows). A True answer carries *hits*, the
+stage/country or list entry that made it true, with the evidence behind it; the
+evaluator turns each hit into one finding. ``rules explain`` prints each kind's
+one-line ``description``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from ..models import MIDSTREAM, STAGES
+
+UNVERIFIED = "unverified"
+SFE_LISTS_NOTE = "no watchlist loaded: listing not tested"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """What made a condition true: a stage and country, or a list entry, with evidence."""
+
+    key: str  # stage or facet the hit is about ("separation", "jurisdiction", "listing")
+    value: str  # the country, measure or list entry
+    detail: str
+    share: float | None = None
+    evidence: tuple[dict[str, Any], ...] = ()
+    paths: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A three-valued answer: True (with hits), False, or None (not tested, with why)."""
+
+    value: bool | None
+    hits: tuple[Hit, ...] = ()
+    note: str = ""
+
+
+@dataclass
+class Subject:
+    """Everything the primitives may read about one supplier (built once per supplier)."""
+
+    supplier: Mapping[str, Any]
+    chain: tuple[str, ...]
+    stage_country: Mapping[str, Mapping[str, float]]
+    group_members: Callable[[str, str], frozenset[str]]  # (group, "origin"|"jurisdiction")
+    stage_evidence: Callable[
+        [str, str], tuple[tuple[dict[str, Any], ...], tuple[tuple[str, ...], ...]]
+    ]
+    jurisdiction_evidence: Callable[[str], tuple[dict[str, Any], ...]]
+    ownership: Any  # ownership.EntityOwnership | None
+    matches: Sequence[Mapping[str, Any]] | None  # None = no watchlist loaded
+    owner_matches: Sequence[Mapping[str, Any]] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Kind:
+    """Interface of every condition primitive and combinator."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+
+    def __init__(self, params: Any) -> None:
+        self.params = params
+
+    def evaluate(self, subject: Subject) -> Outcome:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """The condition in words, for ``rules explain``."""
+        raise NotImplementedError
+
+    def groups_used(self) -> set[str]:
+        """Country groups this condition names (checked against groups.yaml at load)."""
+        return set()
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:.4g} %"
+
+
+def _stages(spec: str | Sequence[str], chain: Sequence[str]) -> list[str]:
+    if spec == "chain":
+        wanted: Sequence[str] = STAGES
+    elif spec == "midstream":
+        wanted = MIDSTREAM
+    else:
+        wanted = list(spec)
+    return [s for s in STAGES if s in wanted and s in chain]
+
+
+def _stages_words(spec: str | Sequence[str]) -> str:
+    if spec == "chain":
+        return "any stage of the chain"
+    if spec == "midstream":
+        return "any midstream stage (separation, metal, alloy, magnet)"
+    return "the " + ", ".join(spec) + " stage" + ("s" if len(spec) > 1 else "")
+
+
+class StageInGroup(Kind):
+    name = "stage_in_group"
+    description = (
+        "Share of a chain stage performed in countries of the given groups (or outside them) "
+        "is above a threshold (default: any share)."
+    )
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self.stages = params["stages"]
+        self.groups: list[str] = list(params.get("groups", []))
+        self.outside: list[str] = list(params.get("outside", []))
+        self.above = float(params.get("above", 0.0))
+
+    def groups_used(self) -> set[str]:
+        return set(self.groups) | set(self.outside)
+
+    def _selected(self, country: str, subject: Subject) -> bool:
+        if country == UNVERIFIED:
+            return False
+        if self.groups and not any(
+            country in subject.group_members(g, "origin") for g in self.groups
+        ):
+            return False
+        return not any(country in subject.group_members(g, "origin") for g in self.outside)
+
+    def evaluate(self, subject: Subject) -> Outcome:
+        hits: list[Hit] = []
+        for stage in _stages(self.stages, subject.chain):
+            shares = subject.stage_country.get(stage, {})
+            chosen = {c: s for c, s in shares.items() if s > 0 and self._selected(c, subject)}
+            total = sum(chosen.values())
+            if total > self.above + 1e-12:
+                for country, share in sorted(chosen.items()):
+                    evidence, paths = subject.stage_evidence(stage, country)
+                    hits.append(
+                        Hit(
+                            stage,
+                            country,
+                            f"{stage}: {_pct(share)} in {country}",
+                            share,
+                            evidence,
+                            paths,
+                        )
+                    )
+        return Outcome(bool(hits), tuple(hits))
+
+    def describe(self) -> str:
+        where = []
+        if self.groups:
+            where.append("in " + " or ".join(self.groups))
+        if self.outside:
+            where.append("outside " + " and ".join(self.outside))
+        return (
+            f"the share of {_stages_words(self.stages)} performed {' and '.join(where)} "
+            f"is above {_pct(self.above)}"
+        )
+
+
+class StageUnverified(Kind):
+    name = "stage_unverified"
+    description = (
+        "Share of a chain stage whose origin is blank, unknown or undeclared is above a "
+        "threshold (default: any share)."
+    )
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self.stages = params["stages"]
+        self.above = float(params.get("above", 0.0))
+
+    def evaluate(self, subject: Subject) -> Outcome:
+        hits: list[Hit] = []
+        for stage in _stages(self.stages, subject.chain):
+            share = subject.stage_country.get(stage, {}).get(UNVERIFIED, 0.0)
+            if share > self.above + 1e-12:
+                evidence, paths = subject.stage_evidence(stage, UNVERIFIED)
+                hits.append(
+                    Hit(
+                        stage,
+                        UNVERIFIED,
+                        f"{stage}: {_pct(share)} unverified",
+                        share,
+                        evidence,
+                        paths,
+                    )
+                )
+        return Outcome(bool(hits), tuple(hits))
+
+    def describe(self) -> str:
+        return f"the unverified share of {_stages_words(self.stages)} is above {_pct(self.above)}"
+
+
+class JurisdictionInGroup(Kind):
+    name = "jurisdiction_in_group"
+    description = "The supplier is incorporated or headquartered in a country of the given groups."
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self.groups: list[str] = list(params["groups"])
+        self.of: list[str] = list(params.get("of", ["incorporation", "hq"]))
+
+    def groups_used(self) -> set[str]:
+        return set(self.groups)
+
+    def evaluate(self, subject: Subject) -> Outcome:
+        hits: list[Hit] = []
+        for facet in self.of:
+            column = "incorporation_country" if facet == "incorporation" else "hq_country"
+            country = subject.supplier.get(column) or subject.supplier.get("country")
+            if not isinstance(country, str):
+                continue
+            if any(country in subject.group_members(g, "jurisdiction") for g in self.groups):
+                label = "incorporated" if facet == "incorporation" else "headquartered"
+                hits.append(
+                    Hit(
+                        "jurisdiction",
+                        country,
+                        f"{label} in {country}",
+                        None,
+                        subject.jurisdiction_evidence(column),
+                    )
+                )
+        return Outcome(bool(hits), tuple(hits))
+
+    def describe(self) -> str:
+        facets = " or ".join(
+            "incorporated" if f == "incorporation" else "headquartered" for f in self.of
+        )
+        return f"the supplier is {facets} in {' or '.join(self.groups)}"
+
+
+class GovernmentHolding(Kind):
+    name = "government_holding"
+    description = (
+        "A covered-nation government holds at least a share of equity, voting rights or board "
+        "seats, directly or through intermediate owners."
+    )
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self.at_least = float(params["at_least"])
+        self.measures: list[str] = list(params.get("measures", ["equity", "voting", "board"]))
+
+    def evaluate(self, subject: Subject) -> Outcome:
+        own = subject.ownership
+        if own is None or not own.has_rows:
+            return Outcome(None, note="no ownership rows for this supplier")
+        hits: list[Hit] = []
+        for measure in self.measures:
+            share, nation = own.government[measure]
+            if share >= self.at_least - 1e-12 and share > 0:
+                paths = own.paths_for(measure, nation)
+                hits.append(
+                    Hit(
+                        "ownership",
+                        measure,
+                        f"{nation} government {measure} {_pct(share)}",
+                        share,
+                        own.evidence_for(paths),
+                        tuple(p.names for p in paths),
+                    )
+                )
+        return Outcome(bool(hits), tuple(hits))
+
+    def describe(self) -> str:
+        return (
+            f"a covered-nation government holds at least {_pct(self.at_least)} of "
+            f"{' or '.join(self.measures)} (direct plus indirect)"
+        )
+
+
+class ForeignControlled(Kind):
+    name = "foreign_controlled"
+    description = (
+        "Foreign-controlled entity: incorporated or headquartered in a covered nation, or more "
+        "than a share owned by covered governments, nationals or covered-nation entities."
+    )
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self.above = float(params.get("above", 0.5))
+
+    def evaluate(self, subject: Subject) -> Outcome:
+        hits: list[Hit] = []
+        for column, label in (
+            ("incorporation_country", "incorporated"),
+            ("hq_country", "headquartered"),
+        ):
+            country = subject.supplier.get(column) or subject.supplier.get("country")
+            if isinstance(country, str) and country in subject.group_members(
+                "covered", "jurisdiction"
+            ):
+                hits.append(
+                    Hit(
+                        "jurisdiction",
+                        country,
+                        f"{label} in {country}",
+                        None,
+                        subject.jurisdiction_evidence(column),
+                    )
+                )
+        own = subject.ownership
+        if own is not None and own.has_rows:
+            share, paths = own.controlled_holding()
+            if share > self.above + 1e-12:
+                hits.append(
+                    Hit(
+                        "ownership",
+                        "foreign-controlled",
+                        f"{_pct(share)} held by covered-nation parties",
+                        share,
+                        own.evidence_for(paths),
+                        tuple(p.names for p in paths),
+                    )
+                )
+        if hits:
+            return Outcome(True, tuple(hits))
+        if own is None or not own.has_rows:
+            return Outcome(
+                None, note="not covered by jurisdiction; no ownership rows to test holdings"
+            )
+        return Outcome(False)
+
+    def describe(self) -> str:
+        return (
+            "the supplier is incorporated or headquartered in a covered nation, or more than "
+            f"{_pct(self.above)} of it is held by covered governments, nationals or entities"
+        )
+
+
+class ForeignInfluenced(Kind):
+    name = "foreign_influenced"
+    description = (
+        "Foreign-influenced entity test: a single specified foreign entity (SFE) holds at "
+        "least a share, SFEs together do, SFEs hold a share of its debt, or an SFE appoints an officer."
+    )
+    DEFAULTS: ClassVar[dict[str, float]] = {
+        "single": 0.25,
+        "aggregate": 0.40,
+        "debt": 0.15,
+        "officer": 0.0,
+    }
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self.test = str(params["test"])
+        self.at_least = float(params.get("at_least", self.DEFAULTS[self.test]))
+
+    def evaluate(self, subject: Subject) -> Outcome:
+        own = subject.ownership
+        if own is None or not own.has_rows:
+            return Outcome(None, note="no ownership rows for this supplier")
+        value, detail, paths = own.influence(self.test)
+        if value is None:
+            return Outcome(None, note=detail)
+        fired = value >= self.at_least - 1e-12 and value > 0
+        if fired:
+            hit = Hit(
+                "ownership",
+                f"fie-{self.test}",
+                detail,
+                value,
+                own.evidence_for(paths),
+                tuple(p.names for p in paths),
+            )
+            return Outcome(True, (hit,))
+        if subject.matches is None:
+            return Outcome(None, note=f"{detail}; {SFE_LISTS_NOTE} for owners")
+        return Outcome(False)
+
+    def describe(self) -> str:
+        words = {
+            "single": f"a single specified foreign entity holds at least {_pct(self.at_least)}",
+            "aggregate": f"specified foreign entities together hold at least {_pct(self.at_least)}",
+            "debt": f"at least {_pct(self.at_least)} of its debt is held by specified foreign entities",
+            "officer": "a specified foreign entity can appoint a board member or executive officer",
+        }
+        return words[self.test]
+
+
+def _match_ok(match: Mapping[str, Any], lists: Sequence[str], min_score: float) -> bool:
+    listed = str(match.get("list", "")).upper()
+    return (
+        match.get("status") == "match"
+        and listed in lists
+        and float(match.get("score") or 0) >= min_score
+    )
+
+
+def _match_hit(match: Mapping[str, Any], prefix: str) -> Hit:
+    entry = str(match.get("entry_id") or match.get("entry") or "")
+    return Hit(
+        "listing",
+        f"{match.get('list')}:{entry}",
+        f"{prefix}{match.get('field', 'name')} '{match.get('name', '')}' matches "
+        f"{match.get('list')} entry '{match.get('entry', '')}' (score {match.get('score')})",
+        None,
+    )
+
+
+class Listed(Kind):
+    name = "listed"
+    description = "The supplier (or a named field) matches an entry of the named watchlists."
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self.lists = [str(x).upper() for x in params["lists"]]
+        self.fields: list[str] = list(params.get("fields", ["supplier_name"]))
+        self.min_score = float(params.get("min_score", 0))
+
+    def evaluate(self, subject: Subject) -> Outcome:
+        if subject.matches is None:
+            return Outcome(None, note=SFE_LISTS_NOTE)
+        hits = [
+            _match_hit(m, "")
+            for m in subject.matches
+            if m.get("field") in self.fields and _match_ok(m, self.lists, self.min_score)
+        ]
+        return Outcome(bool(hits), tuple(hits))
+
+    def describe(self) -> str:
+        return (
+            f"{' or '.join(self.fields)} matches an entry of {', '.join(self.lists)} (status match)"
+        )
+
+
+class OwnerListed(Kind):
+    name = "owner_listed"
+    description = "A parent or an owner anywhere up the ownership chain matches an entry of the named watchlists."
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self.lists = [str(x).upper() for x in params["lists"]]
+        self.min_score = float(params.get("min_score", 0))
+
+    def evaluate(self, subject: Subject) -> Outcome:
+        if subject.matches is None:
+            return Outcome(None, note=SFE_LISTS_NOTE)
+        hits = [
+            _match_hit(m, "owner ")
+            for m in subject.matches
+            if m.get("field") in ("parent_name", "owner")
+            and _match_ok(m, self.lists, self.min_score)
+        ]
+        hits += [
+            _match_hit(m, "owner ")
+            for m in (subject.owner_matches or ())
+            if _match_ok(m, self.lists, self.min_score)
+        ]
+        unique = {h.value: h for h in hits}
+        return Outcome(bool(unique), tuple(unique[k] for k in sorted(unique)))
+
+    def describe(self) -> str:
+        return f"a parent or owner matches an entry of {', '.join(self.lists)} (status match)"
+
+
+class DfarsException(Kind):
+    name = "dfars_exception"
+    description = (
+        "The supplier declared a DFARS 225.7018-3 exception (optionally one of those named)."
+    )
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self.allowed: list[str] = list(params.get("in", []))
+
+    def evaluate(self, subject: Subject) -> Outcome:
+        declared = subject.supplier.get("dfars_exception")
+        if (
+            isinstance(declared, str)
+            and declared
+            and (not self.allowed or declared in self.allowed)
+        ):
+            hit = Hit(
+                "dfars_exception",
+                declared,
+                f"declared exception {declared}",
+                None,
+                subject.jurisdiction_evidence("dfars_exception"),
+            )
+            return Outcome(True, (hit,))
+        return Outcome(False)
+
+    def describe(self) -> str:
+        which = " or ".join(self.allowed) if self.allowed else "any"
+        return f"the supplier declared a DFARS exception ({which})"
+
+
+class Material(Kind):
+    name = "material"
+    description = "The supplier's magnet material is one of those named (ndfeb, smco)."
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self.materials: list[str] = list(params["in"])
+
+    def evaluate(self, subject: Subject) -> Outcome:
+        material = subject.supplier.get("material") or "ndfeb"
+        return Outcome(material in self.materials)
+
+    def describe(self) -> str:
+        return f"the material is {' or '.join(self.materials)}"
+
+
+class All(Kind):
+    name = "all"
+    description = "True when every sub-condition is true; false when any is false; else not tested."
+
+    def __init__(self, params: Sequence[Any]) -> None:
+        self.children = [compile_condition(c) for c in params]
+
+    def groups_used(self) -> set[str]:
+        return set().union(*(c.groups_used() for c in self.children))
+
+    def evaluate(self, subject: Subject) -> Outcome:
+        outcomes = [c.evaluate(subject) for c in self.children]
+        if any(o.value is False for o in outcomes):
+            return Outcome(False)
+        if any(o.value is None for o in outcomes):
+            return Outcome(
+                None, note="; ".join(o.note for o in outcomes if o.value is None and o.note)
+            )
+        return Outcome(True, tuple(h for o in outcomes for h in o.hits))
+
+    def describe(self) -> str:
+        return "all of: (" + "; ".join(c.describe() for c in self.children) + ")"
+
+
+class AnyOf(Kind):
+    name = "any"
+    description = "True when any sub-condition is true; false when all are false; else not tested."
+
+    def __init__(self, params: Sequence[Any]) -> None:
+        self.children = [compile_condition(c) for c in params]
+
+    def groups_used(self) -> set[str]:
+        return set().union(*(c.groups_used() for c in self.children))
+
+    def evaluate(self, subject: Subject) -> Outcome:
+        outcomes = [c.evaluate(subject) for c in self.children]
+        if any(o.value is True for o in outcomes):
+            return Outcome(True, tuple(h for o in outcomes if o.value for h in o.hits))
+        if any(o.value is None for o in outcomes):
+            return Outcome(
+                None, note="; ".join(o.note for o in outcomes if o.value is None and o.note)
+            )
+        return Outcome(False)
+
+    def describe(self) -> str:
+        return "any of: (" + "; ".join(c.describe() for c in self.children) + ")"
+
+
+class Not(Kind):
+    name = "not"
+    description = (
+        "True when the sub-condition is false, false when it is true; not tested stays not tested."
+    )
+
+    def __init__(self, params: Any) -> None:
+        self.child = compile_condition(params)
+
+    def groups_used(self) -> set[str]:
+        return self.child.groups_used()
+
+    def evaluate(self, subject: Subject) -> Outcome:
+        outcome = self.child.evaluate(subject)
+        if outcome.value is None:
+            return outcome
+        return Outcome(not outcome.value)
+
+    def describe(self) -> str:
+        return f"not ({self.child.describe()})"
+
+
+REGISTRY: dict[str, type[Kind]] = {
+    cls.name: cls
+    for cls in (
+        StageInGroup,
+        StageUnverified,
+        JurisdictionInGroup,
+        GovernmentHolding,
+        ForeignControlled,
+        ForeignInfluenced,
+        Listed,
+        OwnerListed,
+        DfarsException,
+        Material,
+        All,
+        AnyOf,
+        Not,
+    )
+}
+
+
+def compile_condition(node: Mapping[str, Any]) -> Kind:
+    """Turn a schema-valid condition mapping into its Kind object."""
+    ((name, params),) = node.items()
+    return REGISTRY[name](params)

@@ -1,0 +1,190 @@
+"""Scores, tiers and the portfolio summary (DESIGN "Scores"). Pure.
+
+score = 100·(1 − ∏(1 − wᵢ)) over active unwaived findings, wᵢ the severity
+weight from rules/scoring.yaml: bounded in [0, 100), monotone in the findings,
+and each finding's contribution is its marginal share in a fixed order (worst
+first), so the contributions add up to the score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .models import MIDSTREAM, SEVERITIES, STAGES, severity_rank
+
+UNVERIFIED = "unverified"
+
+
+def counts(finding: Mapping[str, Any]) -> bool:
+    """Whether a finding counts toward score and tier: active and not waived."""
+    return finding.get("status") == "active" and not finding.get("waived")
+
+
+def score_findings(findings: list[dict[str, Any]], weights: Mapping[str, float]) -> float:
+    """Set each finding's ``contribution`` and return the supplier's score (0–100)."""
+    ordered = sorted(
+        (f for f in findings if counts(f)),
+        key=lambda f: (-severity_rank(f["severity"]), f["finding_id"]),
+    )
+    for finding in findings:
+        finding["contribution"] = 0.0
+    remaining = 1.0
+    for finding in ordered:
+        weight = float(weights[finding["severity"]])
+        finding["contribution"] = round(100.0 * remaining * weight, 6)
+        remaining *= 1.0 - weight
+    return round(100.0 * (1.0 - remaining), 6)
+
+
+def tier(
+    findings: list[dict[str, Any]],
+    tiers: Mapping[str, str],
+    midstream_unverified: bool = False,
+) -> str:
+    """Worst active unwaived severity mapped to a tier; never clear with an unverified midstream stage."""
+    worst = max((severity_rank(f["severity"]) for f in findings if counts(f)), default=-1)
+    result = "clear" if worst < 0 else tiers[SEVERITIES[len(SEVERITIES) - 1 - worst]]
+    if result == "clear" and midstream_unverified:
+        return "low"  # DESIGN: unknown is not clean
+    return result
+
+
+def hhi(shares: Mapping[str, float]) -> float | None:
+    """Herfindahl–Hirschman index (0–10,000) of the verified country shares, renormalised."""
+    verified = {c: s for c, s in shares.items() if c != UNVERIFIED and s > 0}
+    total = sum(verified.values())
+    if total <= 0:
+        return None
+    return round(sum((100.0 * s / total) ** 2 for s in verified.values()), 4)
+
+
+def portfolio_summary(
+    suppliers: Sequence[Mapping[str, Any]],
+    distribution: pd.DataFrame,
+    covered_origin: frozenset[str],
+    not_screened: int,
+) -> dict[str, Any]:
+    """DESIGN's summary block plus the report's stage × country matrix and midstream index.
+
+    ``distribution`` holds supplier_id, pos, country, share for every screened supplier.
+    Spend-weighted figures use suppliers that declared spend; without any, count-based.
+    """
+    ids = [s["supplier_id"] for s in suppliers]
+    spend = pd.Series(
+        {s["supplier_id"]: s.get("annual_spend_usd") for s in suppliers}, dtype="float64"
+    ).reindex(ids)
+    has_spend = spend.notna() & (spend > 0)
+    total_spend = float(spend[has_spend].sum())
+    by_tier = {t: 0 for t in ("critical", "high", "medium", "low", "clear")}
+    for s in suppliers:
+        by_tier[s["tier"]] += 1
+    by_tier["not_screened"] = not_screened
+
+    stage_exposure: dict[str, Any] = {}
+    for stage in STAGES:
+        values = pd.Series(
+            {s["supplier_id"]: s["stage_exposure"][stage] for s in suppliers}, dtype="float64"
+        ).reindex(ids)
+        unverified = pd.Series(
+            {s["supplier_id"]: s["stage_unverified"][stage] for s in suppliers}, dtype="float64"
+        ).reindex(ids)
+        in_chain = values.notna()
+        weighted = in_chain & has_spend
+        w = spend[weighted]
+        stage_exposure[stage] = {
+            "suppliers": int(in_chain.sum()),
+            "count_based": _round(values[in_chain].mean()) if in_chain.any() else None,
+            "spend_weighted": _round((values[weighted] * w).sum() / w.sum())
+            if weighted.any()
+            else None,
+            "unverified_count_based": _round(unverified[in_chain].mean())
+            if in_chain.any()
+            else None,
+            "unverified_spend_weighted": _round((unverified[weighted] * w).sum() / w.sum())
+            if weighted.any()
+            else None,
+            "spend_coverage": _round(weighted.sum() / in_chain.sum()) if in_chain.any() else None,
+        }
+
+    feoc_pfe = [s["supplier_id"] for s in suppliers if s.get("feoc") or s.get("pfe")]
+    passing = [s["supplier_id"] for s in suppliers if passes_2027(s)]
+    midstream = pd.Series(
+        {s["supplier_id"]: s["midstream_exposure"] for s in suppliers}, dtype="float64"
+    ).reindex(ids)
+
+    # Stage × country matrix: spend-weighted when any spend is declared, else each supplier equal.
+    weights = spend.where(has_spend, 0.0) if has_spend.any() else pd.Series(1.0, index=ids)
+    dist = distribution.assign(weight=distribution["supplier_id"].map(weights).fillna(0.0))
+    dist = dist[dist["weight"] > 0]
+    matrix: dict[str, dict[str, float]] = {}
+    hhi_by_stage: dict[str, float | None] = {}
+    for pos, stage in enumerate(STAGES):
+        at = dist[dist["pos"] == pos]
+        denominator = at.groupby("supplier_id")["weight"].first().sum()
+        if denominator <= 0:
+            matrix[stage] = {}
+            hhi_by_stage[stage] = None
+            continue
+        shares = (at["share"] * at["weight"]).groupby(at["country"]).sum() / denominator
+        matrix[stage] = {str(c): round(float(v), 10) for c, v in sorted(shares.items()) if v > 0}
+        hhi_by_stage[stage] = hhi(matrix[stage])
+
+    return {
+        "by_tier": by_tier,
+        "suppliers": len(suppliers),
+        "stage_exposure": stage_exposure,
+        "spend_coverage": {
+            "suppliers_with_spend": int(has_spend.sum()),
+            "share_of_suppliers": _round(has_spend.mean()) if ids else None,
+            "total_spend_usd": _round(total_spend),
+        },
+        "spend_feoc_pfe": _spend_block(spend, has_spend, feoc_pfe, total_spend),
+        "spend_passing_2027": _spend_block(spend, has_spend, passing, total_spend),
+        "hhi_by_stage": hhi_by_stage,
+        "stage_country_share": matrix,
+        "weighting": "spend" if has_spend.any() else "count",
+        "portfolio_midstream_exposure": _round(
+            (midstream[has_spend] * spend[has_spend]).sum() / total_spend
+        )
+        if total_spend > 0
+        else (_round(midstream.mean()) if ids else None),
+    }
+
+
+def passes_2027(supplier: Mapping[str, Any]) -> bool:
+    """DFARS 2027 chain test on the data: zero covered and zero unverified share at every stage."""
+    stages = [s for s in STAGES if supplier["stage_exposure"][s] is not None]
+    return all(
+        (supplier["stage_exposure"][s] or 0) <= 1e-12
+        and (supplier["stage_unverified"][s] or 0) <= 1e-12
+        for s in stages
+    )
+
+
+def midstream_unverified(supplier_unverified: Mapping[str, float | None]) -> bool:
+    return any((supplier_unverified.get(s) or 0) > 1e-12 for s in MIDSTREAM)
+
+
+def _spend_block(
+    spend: pd.Series, has_spend: pd.Series, members: list[str], total: float
+) -> dict[str, Any]:
+    chosen = spend[has_spend & spend.index.isin(members)]
+    usd = float(chosen.sum())
+    return {
+        "suppliers": len(members),
+        "usd": _round(usd),
+        "share": _round(usd / total) if total > 0 else None,
+    }
+
+
+def _round(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    if np.isnan(number):
+        return None
+    return round(number, 10)
