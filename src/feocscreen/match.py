@@ -69,6 +69,8 @@ WEIGHTS: dict[str, float] = {DISTINCT: 1.0, PLACE: 0.35, GENERIC_KIND: 0.15}
 # A place named on one side only (short names drop the city) counts at this fraction.
 ONE_SIDED_PLACE = 0.3
 TOKEN_AGREE = 75.0  # rapidfuzz ratio from which two tokens are spelling variants
+MAX_VARIANT = 0.9  # a spelling variant never agrees as fully as the same word
+SAME_SOUND = 0.75  # tokens with one phonetic key: romanisation variants or a typo
 GENERIC_ONLY_CAP = 50.0  # trade names all differ: never reaches review
 COUNTRY_PENALTY = 10.0  # nomenklatura logic-v2 subtracts 0.2 of 1; we are gentler, lists
 # often carry only one address country of several
@@ -90,13 +92,18 @@ class NameComparison:
 
 
 def _token_similarity(a: str, b: str) -> float:
-    """1 for equal tokens, falling to 0 at TOKEN_AGREE: a typo costs, a different word kills."""
+    """1 for equal tokens, falling to 0 at TOKEN_AGREE: a typo costs, a different word kills.
+
+    Tokens that sound alike (same phonetic key: Hsitu / Xitu, Jinli / Jinly) agree at
+    least at SAME_SOUND, enough for review, not alone for a match.
+    """
     if a == b:
         return 1.0
     ratio = fuzz.ratio(a, b)
-    if ratio < TOKEN_AGREE:
-        return 0.0
-    return (ratio - TOKEN_AGREE) / (100.0 - TOKEN_AGREE) * 0.8
+    similarity = max(0.0, (ratio - TOKEN_AGREE) / (100.0 - TOKEN_AGREE)) * MAX_VARIANT
+    if len(a) >= 3 and len(b) >= 3 and phonetic_key(a) == phonetic_key(b):
+        similarity = max(similarity, SAME_SOUND)
+    return similarity
 
 
 def _merge_split_words(tokens: list[tuple[str, str]], other: set[str]) -> list[tuple[str, str]]:
@@ -131,8 +138,10 @@ def compare_names(query: NormalisedName, candidate: NormalisedName) -> NameCompa
         return WEIGHTS[kind]
 
     pairs = []
-    for i, (qt, _qk) in enumerate(q):
-        for j, (ct, _ck) in enumerate(c):
+    for i, (qt, qk) in enumerate(q):
+        for j, (ct, ck) in enumerate(c):
+            if qk == ck == PLACE and qt != ct:
+                continue  # two known places that differ are two places (Longnan, Longyan)
             sim = _token_similarity(qt, ct)
             if sim > 0:
                 pairs.append((sim, i, j))

@@ -9,8 +9,8 @@ Procurement sheets spell the same Chinese company every which way: "赣州…有
   有限公司 → company limited, …), place names to their one-word pinyin (赣州 → ganzhou),
   the rest transliterated with pypinyin in two-syllable words (Chinese trade names are
   mostly two characters);
-* punctuation: apostrophes vanish (Xi'an → xian), initials join (A.B.C. → abc),
-  everything else separates words;
+* punctuation: apostrophes vanish (Xi'an → xian), initials and hyphenated parts join
+  (A.B.C. → abc, Hi-Tech → hitech), everything else separates words;
 * abbreviations expanded (GRP, TECH, MATL, INTL, IND, MFG, RES, COMM, SRVCS, CORP, CO…)
   and spelling variants of one idea merged (HI-TECH / HITECH / HIGH TECH → hitech);
 * legal forms removed and kept aside (Co., Ltd.; Company Limited; JSC; OOO; GmbH;
@@ -437,6 +437,9 @@ DISTINCT, PLACE, GENERIC_KIND = "distinct", "place", "generic"
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _HAN_KEYS = sorted({**HAN_TERMS, **PLACES_HAN}, key=len, reverse=True)
 _INITIAL_DOT = re.compile(r"(?<=\b\w)\.")
+# Hyphens inside a word join its parts: Hi-Tech, Rare-Earth, Hsi-Tu, A-B-C are one word
+# in other spellings of the same name far more often than two.
+_INNER_HYPHEN = re.compile(r"(?<=\w)[-‐‑](?=\w)")
 _APOSTROPHES = re.compile(r"['’‘`´]")
 _SEPARATORS = re.compile(r"[^\w]+|_")
 
@@ -519,6 +522,7 @@ def fold(text: str) -> str:
     text = text.replace("&", " and ")
     text = _APOSTROPHES.sub("", text)
     text = _INITIAL_DOT.sub("", text)
+    text = _INNER_HYPHEN.sub("", text)
     text = unicodedata.normalize("NFKD", text.casefold())
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = text.replace("ø", "o").replace("đ", "d").replace("ł", "l").replace("ı", "i")
@@ -611,6 +615,7 @@ def normalise_name(name: str) -> NormalisedName:
 
 # --- phonetic key for blocking -------------------------------------------------------
 _PHONETIC_SUBS: tuple[tuple[str, str], ...] = (
+    ("hs", "s"),  # Wade-Giles hsi = pinyin xi (Hsitu / Xitu)
     ("zh", "j"),
     ("ch", "c"),
     ("sh", "s"),

@@ -444,7 +444,8 @@ def detect_format(path: Path, text: str) -> str:
 
 
 def resolve_list_paths(paths: Sequence[Path | str]) -> list[Path]:
-    """The list files to load: the given paths (folders expanded), else $FEOCSCREEN_LISTS_DIR.
+    """The list files to load: the given paths (folders searched for *.csv, subfolders
+    included), else every list in $FEOCSCREEN_LISTS_DIR.
 
     In a folder, dated CSL snapshots (csl-YYYY-MM-DD.csv) count once: the newest.
     """
@@ -454,7 +455,7 @@ def resolve_list_paths(paths: Sequence[Path | str]) -> list[Path]:
     files: list[Path] = []
     for path in given:
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() == ".csv" and p.is_file())
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() == ".csv" and p.is_file())
             snapshots = [p for p in found if SNAPSHOT_NAME.fullmatch(p.name)]
             newest = max(snapshots, key=lambda p: p.name) if snapshots else None
             files.extend(p for p in found if p not in snapshots or p == newest)
