@@ -83,6 +83,7 @@ TIER_COLOURS: dict[str, tuple[str, str]] = {
     "clear": ("C6EFCE", "006100"),
 }
 HEADER_FILL = "1F3864"
+CHARS_PER_WIDTH = 1.15  # prose averages narrower than the "0" that defines a width unit
 LINE_HEIGHT = 15  # points per wrapped line at the default 11-point font
 MAX_ROW_HEIGHT = 409  # Excel's largest row height
 ROW_FIT_LIMIT = 5_000  # rows sized to their text; past this (never printed) rows keep the default,
@@ -109,7 +110,7 @@ class Column:
     wrap: bool = False  # long prose wraps so the printed page stays readable
 
 
-_FORMATS = {"int": "0", "number": "0.0", "percent": "0.0%", "money": "#,##0"}
+_FORMATS = {"int": "0", "number": "0.0", "percent": "0.0%", "money": "#,##0", "whole": "#,##0"}
 
 
 def write_report(data: Result, path: Path, *, max_rows: int = EXCEL_MAX_ROWS) -> list[Path]:
@@ -263,8 +264,9 @@ class _ReportWriter:
         self.table_sheet("Audit", AUDIT_COLUMNS, list(self.audit_rows()))
 
     def new_sheet(
-        self, name: str, widths: Sequence[float], header_row: int = 1
+        self, name: str, widths: Sequence[float], header_row: int = 1, repeat_header: bool = True
     ) -> WriteOnlyWorksheet:
+        """A sheet with widths, a frozen header and landscape fit-to-width printing."""
         ws = self.workbook.create_sheet(name)
         for index, width in enumerate(widths, start=1):
             ws.column_dimensions[get_column_letter(index)].width = width
@@ -273,7 +275,8 @@ class _ReportWriter:
         ws.page_setup.fitToWidth = 1
         ws.page_setup.fitToHeight = 0
         ws.sheet_properties.pageSetUpPr.fitToPage = True
-        ws.print_title_rows = f"{header_row}:{header_row}"
+        if repeat_header:
+            ws.print_title_rows = f"{header_row}:{header_row}"
         ws.oddFooter.center.text = "feocscreen — informational, not legal advice — page &P of &N"
         return ws
 
@@ -317,7 +320,7 @@ class _ReportWriter:
     def summary_sheet(self) -> None:
         """Headline figures beside their charts, then exposure by stage and what to ask next."""
         data = self.data
-        ws = self.new_sheet("Summary", SUMMARY_WIDTHS, header_row=3)
+        ws = self.new_sheet("Summary", SUMMARY_WIDTHS, header_row=3, repeat_header=False)
         title = WriteOnlyCell(ws, value="feocscreen supplier screening report")
         title.style = "fs_title"
         disclaimer = WriteOnlyCell(ws, value=DISCLAIMER)
@@ -382,7 +385,17 @@ class _ReportWriter:
                 money(summary.get("spend_passing_2027")),
                 "money",
             ),
-            ("Suppliers that declared spend", _fraction(summary.get("spend_coverage")), "percent"),
+            (
+                "Share of spend with FEOC or PFE suppliers",
+                _share(summary.get("spend_feoc_pfe")),
+                "percent",
+            ),
+            (
+                "Share of spend passing the 2027 test",
+                _share(summary.get("spend_passing_2027")),
+                "percent",
+            ),
+            ("Suppliers that declared spend", _coverage(summary.get("spend_coverage")), "percent"),
             (
                 "Portfolio midstream exposure index (spend-weighted)",
                 _fraction(summary.get("portfolio_midstream_exposure")),
@@ -421,7 +434,12 @@ class _ReportWriter:
             ]
         )
         for stage in STAGES:
-            unverified = (country_share.get(stage) or {}).get("unverified")
+            stage_block = (summary.get("stage_exposure") or {}).get(stage)
+            unverified = (
+                stage_block.get("unverified_spend_weighted")
+                if isinstance(stage_block, Mapping) and "unverified_spend_weighted" in stage_block
+                else (country_share.get(stage) or {}).get("unverified")
+            )
             put(
                 [
                     stage,
@@ -430,7 +448,7 @@ class _ReportWriter:
                     by_count.get(stage),
                     _fraction(hhi.get(stage)),
                 ],
-                ["text", "percent", "percent", "percent", "number"],
+                ["text", "percent", "percent", "percent", "whole"],
             )
         stage_last = line
 
@@ -514,15 +532,19 @@ class _ReportWriter:
                         f"'{clean_text(match.get('entry'))}' (score {match.get('score')})",
                         clean_text(match.get("explanation")),
                     )
+            advised: set[str] = set()
+            upcoming: dict[str, list[str]] = {}
             for finding in supplier.get("findings") or []:
-                if finding_state(finding) == "upcoming":
-                    yield (
-                        sid,
-                        name,
-                        tier,
-                        f"Plan for {finding.get('effective_from')}: {clean_text(finding.get('title'))}",
-                        clean_text(finding.get("message")),
-                    )
+                state = finding_state(finding)
+                if state == "upcoming":
+                    plan = f"Plan for {finding.get('effective_from')}: {clean_text(finding.get('title'))}"
+                    upcoming.setdefault(plan, []).append(clean_text(finding.get("message")))
+                advice = clean_text(finding.get("advice"))
+                if state == "active" and advice and advice not in advised and not gaps:
+                    advised.add(advice)
+                    yield (sid, name, tier, advice, clean_text(finding.get("title")))
+            for plan, messages in upcoming.items():
+                yield (sid, name, tier, plan, " | ".join(messages))
         for entry in self.data.get("not_screened") or []:
             reasons = "; ".join(clean_text(r.get("message")) for r in entry.get("reasons") or [])
             yield (
@@ -615,7 +637,7 @@ class _ReportWriter:
 
     def covered_nations(self) -> set[str]:
         settings = self.data.get("settings") or {}
-        listed = settings.get("covered_nations")
+        listed = settings.get("covered_origin") or settings.get("covered_nations")
         if isinstance(listed, Sequence) and not isinstance(listed, str) and listed:
             return {str(c) for c in listed}
         covered = set(COVERED_NATIONS_DEFAULT)
@@ -689,7 +711,12 @@ class _ReportWriter:
             ]
             paths = ownership.get("paths") or []
             if not paths:
-                yield [*base, None, None, "no covered-government holding found in the data"]
+                note = (
+                    "no ownership rows given for this entity"
+                    if ownership.get("equity") is None
+                    else "no covered-government holding found in the ownership rows"
+                )
+                yield [*base, None, None, note]
                 continue
             for path in paths:
                 if isinstance(path, Mapping):
@@ -806,7 +833,8 @@ class _ReportWriter:
                     f"expires {until}; approved by {who}; {clean_text(justification)}",
                     waiver.get("sha256"),
                 ]
-        known = {"python", "libraries", "command_line", "settings", "files"}
+        # timings change from run to run; they stay in the JSON so cells stay reproducible
+        known = {"python", "libraries", "command_line", "settings", "files", "timings"}
         for key in sorted(k for k in audit if k not in known):
             for sub, value in sorted(_flatten({key: audit[key]}).items()):
                 yield ["Audit", sub, _display(value), None]
@@ -928,9 +956,21 @@ def _fitted_height(
         if not wrap or value is None:
             continue
         text = clean_text(value[0] if isinstance(value, tuple) else value)
-        per_line = max(int(width) - 1, 1)
+        per_line = max(int(width * CHARS_PER_WIDTH), 1)
         lines = max(lines, sum(-(-len(part) // per_line) or 1 for part in text.split("\n")))
     return min(LINE_HEIGHT * lines, MAX_ROW_HEIGHT) if lines > 1 else None
+
+
+def _share(block: Any) -> float | None:
+    """The share of a spend block {suppliers, usd, share}."""
+    return _fraction(block.get("share")) if isinstance(block, Mapping) else None
+
+
+def _coverage(value: Any) -> float | None:
+    """Share of suppliers that declared spend, given as a number or a coverage block."""
+    if isinstance(value, Mapping):
+        value = value.get("share_of_suppliers")
+    return _fraction(value)
 
 
 def _fraction(value: Any) -> float | None:
