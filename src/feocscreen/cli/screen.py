@@ -1,0 +1,144 @@
+"""`feocscreen screen`: screen inputs, write the JSON result and/or the Excel report, gate.
+
+Exit codes (DESIGN): 0 ok; 1 ``--fail-on`` gate tripped; 2 unreadable input,
+invalid rules, lists or waivers, or any input error with ``--strict``; 3 bug.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .options import config_from_options, screening_options
+
+TIER_STYLE = {
+    "critical": "bold red",
+    "high": "red",
+    "medium": "yellow",
+    "low": "cyan",
+    "clear": "green",
+}
+TOP_EXPOSURES = 5  # suppliers listed in the terminal summary
+
+
+@click.command("screen")
+@screening_options
+@click.option(
+    "-o",
+    "--output",
+    "report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the Excel report here (REPORT.xlsx).",
+)
+@click.option(
+    "--json", "json_out", metavar="FILE|-", help="Write the JSON result to FILE, or - for stdout."
+)
+@click.pass_context
+def screen_command(
+    ctx: click.Context, report: Path | None, json_out: str | None, **options: Any
+) -> None:
+    """Screen supplier workbooks against the FEOC, PFE, DFARS and allied rulesets.
+
+    Prints a short summary on stderr; the full result goes to --json and -o.
+    Informational only; not legal advice.
+    """
+    from .. import progress
+    from ..api import screen
+
+    config = config_from_options(**options)
+    with progress.use(progress.configured(quiet=bool(options.get("quiet")))):
+        result = screen(config)
+    data = result.data
+    if json_out:
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        if json_out == "-":
+            click.echo(text, nl=False)
+        else:
+            Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+            Path(json_out).write_text(text, encoding="utf-8")
+    written: list[Path] = []
+    if report is not None:
+        from ..report.excel import write_report
+
+        written = list(write_report(data, report))
+    if not options.get("quiet"):
+        _summary(data, json_out, written, verbose=bool(options.get("verbose")))
+    if config.strict and data["validation"]["errors"]:
+        click.echo(f"error: --strict: {len(data['validation']['errors'])} input error(s)", err=True)
+        ctx.exit(2)
+    if result.gate is not None:
+        for line in result.gate.reasons[: 1 if options.get("quiet") else 21]:
+            click.echo(f"gate: {line}", err=True)
+        if result.gate.tripped:
+            ctx.exit(1)
+
+
+def _summary(
+    data: dict[str, Any], json_out: str | None, written: list[Path], verbose: bool
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+    summary = data["summary"]
+    tiers = summary["by_tier"]
+    line = "  ".join(
+        f"[{TIER_STYLE[t]}]{t} {tiers[t]}[/]"
+        for t in ("critical", "high", "medium", "low", "clear")
+    )
+    console.print(
+        f"[bold]feocscreen[/] {data['tool']['version']} as of {data['as_of']}: "
+        f"{len(data['suppliers'])} screened, {len(data['not_screened'])} not screened"
+    )
+    console.print(line)
+    feoc_pfe = summary["spend_feoc_pfe"]
+    passing = summary["spend_passing_2027"]
+    console.print(
+        f"FEOC/PFE suppliers: {feoc_pfe['suppliers']}; chains passing the 2027 DFARS test: "
+        f"{passing['suppliers']}; portfolio midstream exposure: {_pct(summary['portfolio_midstream_exposure'])}"
+    )
+    top = sorted(
+        data["suppliers"], key=lambda s: (-s["midstream_exposure"], -s["score"], s["supplier_id"])
+    )[:TOP_EXPOSURES]
+    if top and top[0]["midstream_exposure"] > 0:
+        table = Table(title="Top midstream exposures", title_justify="left")
+        for column in ("Supplier", "Name", "Tier", "Midstream", "FEOC", "PFE"):
+            table.add_column(column)
+        for s in top:
+            if s["midstream_exposure"] <= 0:
+                break
+            table.add_row(
+                s["supplier_id"],
+                str(s["supplier_name"] or ""),
+                f"[{TIER_STYLE[s['tier']]}]{s['tier']}[/]",
+                _pct(s["midstream_exposure"]),
+                "yes" if s["feoc"] else "no",
+                "yes" if s["pfe"] else "no",
+            )
+        console.print(table)
+    validation = data["validation"]
+    console.print(
+        f"validation: {len(validation['errors'])} error(s), {len(validation['warnings'])} warning(s)"
+    )
+    if verbose:
+        for issue in validation["warnings"]:
+            console.print(f"  warning [{issue['code']}] {issue['message']}", markup=False)
+        for name, seconds in data["audit"]["timings"].items():
+            console.print(f"  {name}: {seconds:.3f} s")
+    if json_out and json_out != "-":
+        console.print(f"JSON result: {json_out}")
+    for path in written:
+        console.print(f"report: {path}")
+    console.print("Informational only; not legal advice.", style="dim")
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.1f} %"
+
+
+def register(group: click.Group) -> None:
+    group.add_command(screen_command)
