@@ -9,8 +9,11 @@ child's ``ru_maxrss`` from ``wait4``):
 
 - ``floor``     python-calamine ``to_python()`` of every sheet: the read floor every ratio uses;
 - ``fastexcel`` fastexcel into Arrow, for comparison;
+- ``intake``    ``feocscreen validate FILE --format json``: reading and validation alone;
 - ``json``      ``feocscreen screen FILE --json OUT``, end to end;
 - ``report``    the same with ``-o report.xlsx`` as well;
+- ``dask``      the Dask engine's intake of the same rows as Parquet tables, on a
+                LocalCluster of 2 worker processes (benchmarks/bench_dask.py);
 - ``match``     benchmarks/match_bench.py (matching against a 1M-entry list), when present.
 
 Ratios are wall time of the case over the floor's read time (imports excluded from
@@ -43,11 +46,13 @@ sys.path.insert(0, str(HERE))
 
 from sizes import parse_size, size_label, workbook_path  # noqa: E402
 
-ALL_CASES = ("floor", "fastexcel", "json", "report", "match")
+ALL_CASES = ("floor", "fastexcel", "intake", "json", "report", "dask", "match")
 MATCH_BENCH = HERE / "match_bench.py"
 # Targets from issue 7, as ratios to the floor's read time at Excel's row limit.
 TARGET_RATIO = {"json": 3.0, "report": 6.0}
 TARGET_PEAK_MIB = 2048
+# Cases whose script times the operation itself (imports and cluster start-up excluded).
+OP_TIMED = {"floor", "fastexcel", "dask"}
 
 
 @dataclass
@@ -91,7 +96,7 @@ class CaseResult:
         return max(r.peak_rss_mib for r in self.runs) if self.runs else None
 
     def to_dict(self, floor_s: float | None) -> dict[str, Any]:
-        seconds = self.op_s if self.case in {"floor", "fastexcel"} else self.wall_s
+        seconds = self.op_s if self.case in OP_TIMED else self.wall_s
         return {
             "case": self.case,
             "size": self.size,
@@ -163,9 +168,11 @@ def screen_options() -> tuple[str | None, str]:
     return None, done.stdout
 
 
-def ensure_workbook(rows: int, data: Path) -> Path:
-    """The generated workbook of a size, made now if missing."""
+def ensure_data(rows: int, data: Path, fmt: str = "xlsx") -> Path:
+    """The generated workbook (or Parquet tables) of a size, made now if missing."""
     path = workbook_path(data, rows)
+    if fmt != "xlsx":
+        path = data / f"portfolio_{size_label(rows)}_{fmt}"
     if not path.exists():
         subprocess.run(
             [
@@ -175,6 +182,8 @@ def ensure_workbook(rows: int, data: Path) -> Path:
                 str(rows),
                 "--out",
                 str(data),
+                "--formats",
+                fmt,
             ],
             check=True,
         )
@@ -182,7 +191,13 @@ def ensure_workbook(rows: int, data: Path) -> Path:
 
 
 def build_cases(
-    cases: list[str], rows: int, workbook: Path, out_dir: Path, help_text: str, skip: str | None
+    cases: list[str],
+    rows: int,
+    workbook: Path,
+    tables: Path | None,
+    out_dir: Path,
+    help_text: str,
+    skip: str | None,
 ) -> list[CaseResult]:
     """The command of every requested case at one size."""
     label = size_label(rows)
@@ -194,7 +209,12 @@ def build_cases(
             [sys.executable, str(HERE / "bench_read.py"), "fastexcel", str(workbook)],
             None,
         ),
+        "intake": ([*feocscreen_command(), "validate", str(workbook), "--format", "json"], None),
         "json": ([*screen, "--json", str(out_dir / f"result_{label}.json")], skip),
+        "dask": (
+            [sys.executable, str(HERE / "bench_dask.py"), str(tables)] if tables else [],
+            None if tables else "no Parquet tables",
+        ),
         "report": (
             [
                 *screen,
@@ -362,8 +382,9 @@ def main(argv: list[str] | None = None) -> int:
     match_done = False
     for text in args.sizes.split(","):
         rows = parse_size(text)
-        workbook = ensure_workbook(rows, args.data)
-        planned = build_cases(cases, rows, workbook, out_dir, help_text, skip)
+        workbook = ensure_data(rows, args.data)
+        tables = ensure_data(rows, args.data, "parquet") if "dask" in cases else None
+        planned = build_cases(cases, rows, workbook, tables, out_dir, help_text, skip)
         if match_done:  # the 1M-entry list does not depend on the workbook size: run it once
             planned = [c for c in planned if c.case != "match"]
         for repetition in range(args.repeat):
