@@ -533,3 +533,16 @@ def test_each_stage_splits_to_one(
     distinct = {p for p in picks if p != "Smelter not yet identified"}
     unknown = picks.count("Smelter not yet identified")
     assert len(by_stage(report, "separation")) == len(distinct) + unknown
+
+
+def test_absurdly_long_lists_are_cut_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rmi, "MAX_LIST_ROWS", 6)
+    spec = TemplateSpec(
+        smelters=[smelter(CHINA_REFINER), smelter(MALAYSIA_REFINER), smelter(ESTONIA_REFINER)]
+    )
+    report = read(tmp_path, spec)
+    assert [r["country"] for r in report.sourcing] == ["CN", "MY"]
+    [issue] = [i for i in report.issues if i.code == "rmi-list-truncated"]
+    assert issue.sheet == "Smelter List"

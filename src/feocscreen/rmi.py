@@ -167,6 +167,13 @@ LU_METAL, LU_ALIAS, LU_STANDARD, LU_COUNTRY, LU_CID = 0, 1, 2, 3, 4
 
 # Far beyond the 2,500 rows the templates hold; bounds memory on hostile files.
 MAX_LIST_ROWS = 50_000
+# Rows read per sheet: the fixed-layout sheets are short; the lists get MAX_LIST_ROWS.
+ROW_LIMITS: dict[str, int] = {
+    DECLARATION_SHEET: 300,  # the EMRT 2.1 Declaration ends at row 188
+    REVISION_SHEET: 60,
+    LANGUAGE_SHEET: 5000,  # AMRT 1.3: 945 rows
+    COUNTRY_SHEET: 400,  # ISO 3166 has 249 entries
+}
 # An xlsx inflates ~8x (the real templates: 7-14x per member); 100x is a bomb.
 MAX_INFLATION = 100
 MAX_UNCOMPRESSED = 1_000_000_000
@@ -435,24 +442,24 @@ class _Workbook:
     def real_name(self, name: str) -> str:
         return self.names.get(_sheet_key(name), name)
 
-    def grid(self, name: str, max_rows: int | None = None) -> _Grid | None:
-        cache_key = f"{name}:{max_rows}"
-        if cache_key in self._cache:
-            return self._cache[cache_key]
+    def grid(self, name: str) -> _Grid | None:
+        """The sheet read once, up to its row limit (see ROW_LIMITS); None when absent."""
+        if name in self._cache:
+            return self._cache[name]
         real = self.names.get(_sheet_key(name))
         grid = None
         if real is not None:
             sheet = self.book.get_sheet_by_name(real)
-            limit = max_rows
+            limit = ROW_LIMITS.get(name, MAX_LIST_ROWS)
             width = max(sheet.end[1] + 1, 1) if sheet.end else 1
             cell_cap = MAX_LIST_ROWS * 64  # bounds memory when a sheet is absurdly wide
-            if limit is not None and width * limit > cell_cap:
+            if width * limit > cell_cap:
                 limit = max(cell_cap // width, FIRST_DATA_ROW)
             rows_from_a1 = sheet.end[0] + 1 if sheet.end else 0
-            if max_rows == MAX_LIST_ROWS and limit is not None and rows_from_a1 > limit:
+            if name in (SMELTER_SHEET, MINE_SHEET) and rows_from_a1 > limit:
                 self.truncated.append(real)
             grid = _Grid(sheet.to_python(skip_empty_area=False, nrows=limit))
-        self._cache[cache_key] = grid
+        self._cache[name] = grid
         return grid
 
 
@@ -596,12 +603,12 @@ def detect_template(path: Path) -> TemplateInfo:
 
 
 def _detect(book: _Workbook) -> TemplateInfo:
-    declaration = book.grid(DECLARATION_SHEET, max_rows=200)
+    declaration = book.grid(DECLARATION_SHEET)
     labels = _language_table(book)
     texts: list[str] = []
     if labels:
         texts.extend(labels.get("DeclarationD2", [])[:1])
-    revision = book.grid(REVISION_SHEET, max_rows=60)
+    revision = book.grid(REVISION_SHEET)
     if revision is not None:
         texts.extend(revision.text(r, c) for r in range(1, 6) for c in range(0, 4))
     if declaration is not None:
@@ -625,7 +632,7 @@ def _detect(book: _Workbook) -> TemplateInfo:
 
 def _find_version(book: _Workbook, declaration: _Grid | None, revision: _Grid | None) -> str | None:
     pattern = re.compile(r"revision\s*:?\s*(\d+(?:\.\d+)*)", re.IGNORECASE)
-    for grid in (declaration, book.grid(SMELTER_SHEET, max_rows=MAX_LIST_ROWS)):
+    for grid in (declaration, book.grid(SMELTER_SHEET)):
         if grid is None:
             continue
         for row in range(1, 5):
@@ -648,7 +655,7 @@ def _find_version(book: _Workbook, declaration: _Grid | None, revision: _Grid | 
 
 def _language_table(book: _Workbook) -> dict[str, list[str]]:
     """The L sheet: key ``<sheet><cell>`` → labels in each language (English first)."""
-    grid = book.grid(LANGUAGE_SHEET, max_rows=5000)
+    grid = book.grid(LANGUAGE_SHEET)
     if grid is None:
         return {}
     table: dict[str, list[str]] = {}
@@ -926,7 +933,7 @@ class _Reader:
         return None
 
     def load_country_codes(self) -> None:
-        grid = self.book.grid(COUNTRY_SHEET, max_rows=400)
+        grid = self.book.grid(COUNTRY_SHEET)
         if grid is None:
             return
         for row in grid.rows[1:]:
@@ -1016,7 +1023,7 @@ class _Reader:
 
     # -- Declaration
     def read_declaration(self, family: str) -> dict[str, Any]:
-        grid = self.book.grid(DECLARATION_SHEET, max_rows=300) or _Grid([])
+        grid = self.book.grid(DECLARATION_SHEET) or _Grid([])
         cells = dict(DECLARATION_FIELDS[family])
         for key, labels in _language_table(self.book).items():
             match = re.fullmatch(r"DeclarationB(\d+)", key)
@@ -1082,7 +1089,7 @@ class _Reader:
 
     # -- Smelter List
     def read_smelters(self, declared: list[tuple[str, str]]) -> list[_Smelter]:
-        grid = self.book.grid(SMELTER_SHEET, max_rows=MAX_LIST_ROWS)
+        grid = self.book.grid(SMELTER_SHEET)
         if grid is None:
             return []
         by_cid, by_name = self.lookup_tables()
@@ -1204,7 +1211,7 @@ class _Reader:
     def lookup_tables(
         self,
     ) -> tuple[dict[str, dict[str, str]], dict[tuple[str, str], dict[str, str]]]:
-        grid = self.book.grid(LOOKUP_SHEET, max_rows=MAX_LIST_ROWS)
+        grid = self.book.grid(LOOKUP_SHEET)
         by_cid: dict[str, dict[str, str]] = {}
         by_name: dict[tuple[str, str], dict[str, str]] = {}
         if grid is None:
@@ -1226,7 +1233,7 @@ class _Reader:
 
     # -- Mine List
     def read_mines(self, declared: list[tuple[str, str]]) -> list[dict[str, Any]]:
-        grid = self.book.grid(MINE_SHEET, max_rows=MAX_LIST_ROWS)
+        grid = self.book.grid(MINE_SHEET)
         if grid is None:
             return []
         default_metal = _single_declared_metal(declared)
