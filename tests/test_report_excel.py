@@ -1,0 +1,365 @@
+"""The Excel report, read back with openpyxl: sheets, headers, known rows, colours, charts,
+hyperlinks, injection safety, Audit hashes, overflow and reproducibility."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from openpyxl import load_workbook
+from openpyxl.chart import BarChart
+
+from feocscreen.report.excel import SHEETS, TIER_COLOURS, write_report
+
+DATA = Path(__file__).parent / "data" / "result_v1.json"
+
+
+@pytest.fixture()
+def result() -> dict[str, Any]:
+    return json.loads(DATA.read_text(encoding="utf-8"))
+
+
+@pytest.fixture()
+def workbook(result: dict[str, Any], tmp_path: Path) -> Any:
+    written = write_report(result, tmp_path / "reports" / "q4.xlsx")
+    assert written == [tmp_path / "reports" / "q4.xlsx"]
+    return load_workbook(written[0])
+
+
+def rows(ws: Any) -> list[tuple[Any, ...]]:
+    return list(ws.iter_rows(values_only=True))
+
+
+def row_of(ws: Any, first: str, column: int = 0) -> int:
+    """1-based row number of the first row whose cell in `column` equals `first`."""
+    for index, row in enumerate(ws.iter_rows(values_only=True), start=1):
+        if row[column] == first:
+            return index
+    raise AssertionError(f"{first!r} not found on {ws.title}")
+
+
+def fill_of(cell: Any) -> str:
+    return str(cell.fill.fgColor.rgb)[-6:]
+
+
+def test_sheets_in_design_order(workbook: Any) -> None:
+    assert workbook.sheetnames == list(SHEETS)
+    assert SHEETS == (
+        "Summary",
+        "Suppliers",
+        "Findings",
+        "Midstream",
+        "Ownership",
+        "Matches",
+        "Validation",
+        "Audit",
+    )
+
+
+def test_every_sheet_is_frozen_filtered_and_prints_landscape_to_width(workbook: Any) -> None:
+    for ws in workbook:
+        assert ws.freeze_panes is not None, ws.title
+        assert ws.auto_filter.ref, ws.title
+        assert ws.page_setup.orientation == "landscape", ws.title
+        assert ws.page_setup.fitToWidth == 1, ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        assert ws.column_dimensions["A"].width >= 8, ws.title
+    for name in SHEETS[1:]:
+        ws = workbook[name]
+        assert ws.freeze_panes == "A2"
+        assert ws.auto_filter.ref.startswith("A1:")
+
+
+def test_summary_has_disclaimer_kpis_charts_and_questions(workbook: Any) -> None:
+    ws = workbook["Summary"]
+    values = [v for row in rows(ws) for v in row if v is not None]
+    assert any(
+        isinstance(v, str) and v.startswith("Informational, not legal advice") for v in values
+    )
+    assert ws["B3"].value == "2026-11-28"
+    screened = row_of(ws, "Suppliers screened")
+    assert ws.cell(screened, 2).value == 4
+    spend = row_of(ws, "Spend with FEOC or PFE suppliers (USD)")
+    assert ws.cell(spend, 2).value == 800000
+    assert ws.cell(spend, 2).number_format == "#,##0"
+    index = row_of(ws, "Portfolio midstream exposure index (spend-weighted)")
+    assert ws.cell(index, 2).value == pytest.approx(0.31)
+    assert ws.cell(index, 2).number_format == "0.0%"
+    critical = row_of(ws, "critical")
+    assert fill_of(ws.cell(critical, 1)) == TIER_COLOURS["critical"][0]
+    separation = row_of(ws, "separation")
+    assert ws.cell(separation, 2).value == pytest.approx(0.56)
+
+    charts = ws._charts
+    assert len(charts) == 2
+    assert all(isinstance(chart, BarChart) for chart in charts)
+    titles = {"".join(r.t for p in c.title.tx.rich.p for r in p.r) for c in charts}
+    assert titles == {"Spend-weighted covered share by stage", "Suppliers by tier"}
+
+    asks = [row for row in rows(ws) if row[3] and str(row[3]).startswith("Declare the origin")]
+    assert asks and asks[0][0] == "S004"
+    assert any(
+        row[3] == "Confirm identity of parent_name against SDN entry "
+        "'Northern Rare Metals Trading' (score 78.0)"
+        for row in rows(ws)
+    )
+    assert any(str(row[3]).startswith("Plan for 2027-01-01") for row in rows(ws))
+    assert any(row[0] == "S009" and row[2] == "high" for row in rows(ws))
+
+
+def test_suppliers_sheet_has_a_known_row_and_tier_colours(workbook: Any) -> None:
+    ws = workbook["Suppliers"]
+    header = rows(ws)[0]
+    assert header[:9] == (
+        "Supplier ID",
+        "Supplier",
+        "Country",
+        "Stage",
+        "Tier",
+        "Score",
+        "FEOC",
+        "PFE",
+        "Covered-gov. ownership",
+    )
+    assert "Separation covered" in header and "Separation unverified" in header
+    assert header[-2:] == ("Annual spend (USD)", "FEOC/PFE basis")
+    at = row_of(ws, "S002")
+    values = dict(zip(header, rows(ws)[at - 1], strict=True))
+    assert values["Supplier"] == "Baotou Northern Separation Co., Ltd."
+    assert values["Tier"] == "critical"
+    assert values["FEOC"] == "yes" and values["PFE"] == "yes"
+    assert values["Covered-gov. ownership"] == pytest.approx(0.6)
+    assert values["Separation covered"] == pytest.approx(1.0)
+    assert values["Metal covered"] is None  # outside the chain, not zero
+    assert values["Active findings"] == 2
+    assert values["Matches to review"] == 1
+    assert values["Annual spend (USD)"] == 800000
+    tier_column = header.index("Tier") + 1
+    for supplier_id, tier in (
+        ("S001", "high"),
+        ("S002", "critical"),
+        ("S003", "clear"),
+        ("S004", "medium"),
+    ):
+        cell = ws.cell(row_of(ws, supplier_id), tier_column)
+        assert cell.value == tier  # the tier is written as text as well as colour
+        assert fill_of(cell) == TIER_COLOURS[tier][0]
+    share = ws.cell(at, header.index("Separation covered") + 1)
+    assert share.number_format == "0.0%"
+
+
+def test_findings_sheet_rows_hyperlinks_and_waivers(workbook: Any) -> None:
+    ws = workbook["Findings"]
+    header = rows(ws)[0]
+    assert header[:10] == (
+        "Supplier ID",
+        "Supplier",
+        "Rule",
+        "Title",
+        "Severity",
+        "Status",
+        "Effective from",
+        "Message",
+        "Evidence (input cells)",
+        "Citation",
+    )
+    assert len(rows(ws)) == 1 + 6  # every finding, active, upcoming and waived
+    by_rule = {row[2]: row for row in rows(ws)[1:]}
+    melt = dict(zip(header, by_rule["dfars-magnet-melt"], strict=True))
+    assert (
+        melt["Evidence (input cells)"]
+        == "Sourcing!C5 (suppliers.xlsx); Sourcing!D5 (suppliers.xlsx)"
+    )
+    assert melt["Status"] == "active"
+    upcoming = dict(zip(header, by_rule["dfars-2027-chain"], strict=True))
+    assert upcoming["Status"] == "upcoming" and upcoming["Effective from"] == "2027-01-01"
+    waived = dict(zip(header, by_rule["midstream-covered-share"], strict=True))
+    assert waived["Waived by"] == "j.doe@example.com"
+    assert waived["Waived until"] == "2027-03-31"
+    assert waived["Waiver reason"] == "Second source qualified, switch in Q1"
+
+    citation_column = header.index("Citation") + 1
+    cell = ws.cell(row_of(ws, "dfars-magnet-melt", 2), citation_column)
+    assert cell.value == "DFARS 225.7018-2"
+    assert cell.hyperlink is not None
+    assert cell.hyperlink.target == "https://www.acquisition.gov/dfars/225.7018-2-restriction."
+    # a citation whose URL is not http(s) is shown as text, never linked
+    unsafe = ws.cell(row_of(ws, "midstream-unverified", 2), citation_column)
+    assert unsafe.value == "feocscreen policy: unknown is not clean"
+    assert unsafe.hyperlink is None
+    severity = ws.cell(row_of(ws, "feoc-jurisdiction", 2), header.index("Severity") + 1)
+    assert fill_of(severity) == TIER_COLOURS["critical"][0]
+
+
+def test_input_text_is_never_a_formula(workbook: Any) -> None:
+    suppliers = workbook["Suppliers"]
+    name = suppliers.cell(row_of(suppliers, "S003"), 2)
+    assert name.value == '=HYPERLINK("http://attacker.example/x","Click")'
+    assert name.data_type == "s"
+    assert name.quotePrefix
+    at_sign = suppliers.cell(row_of(suppliers, "S004"), 2)
+    assert at_sign.value == "@Kobe Alloy K.K." and at_sign.data_type == "s"
+    validation = workbook["Validation"]
+    header = rows(validation)[0]
+    plus = validation.cell(row_of(validation, "shares-under-100", 1), header.index("Value") + 1)
+    assert plus.value == "+cmd|' /C calc'!A0" and plus.data_type == "s"
+    findings = workbook["Findings"]
+    minus = findings.cell(row_of(findings, "midstream-unverified", 2), 8)
+    assert str(minus.value).startswith("-40 %") and minus.data_type == "s"
+    for ws in workbook:
+        for row in ws.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", f"{ws.title}!{cell.coordinate} is a formula"
+
+
+def test_midstream_matrix_heat_map_and_covered_highlight(workbook: Any) -> None:
+    ws = workbook["Midstream"]
+    header = rows(ws)[0]
+    assert header[:2] == ("Stage", "Midstream")
+    assert "CN (covered)" in header and "JP" in header
+    assert header[-2:] == ("Unverified", "Covered (portfolio)")
+    covered = ws.cell(1, header.index("CN (covered)") + 1)
+    assert fill_of(covered) == "FFC7CE"
+    assert fill_of(ws.cell(1, header.index("JP") + 1)) != "FFC7CE"
+    separation = dict(zip(header, rows(ws)[row_of(ws, "separation") - 1], strict=True))
+    assert separation["CN (covered)"] == pytest.approx(0.592)
+    assert separation["Unverified"] == pytest.approx(0.048)
+    assert separation["Midstream"] == "yes"
+    assert dict(zip(header, rows(ws)[row_of(ws, "mining") - 1], strict=True))["Midstream"] == "no"
+    rules = [rule for cf in ws.conditional_formatting for rule in cf.rules]
+    assert rules and all(rule.type == "colorScale" for rule in rules)
+    assert len(rules) == len(header) - 3  # one scale per country column and the unverified one
+
+
+def test_ownership_matches_and_validation_sheets(workbook: Any) -> None:
+    ownership = workbook["Ownership"]
+    paths = [row for row in rows(ownership) if row[0] == "S002"]
+    assert {row[-1] for row in paths} == {
+        "S002 → Northern Rare Earth Group → Inner Mongolia SASAC",
+        "S002 → Inner Mongolia SASAC",
+    }
+    assert paths[0][3] == pytest.approx(0.6)  # equity
+    matches = workbook["Matches"]
+    assert rows(matches)[0] == (
+        "Supplier ID",
+        "Supplier",
+        "Field",
+        "List",
+        "List entry",
+        "Score",
+        "Status",
+        "Explanation",
+    )
+    assert [row[6] for row in rows(matches)[1:]] == ["match", "review"]
+    validation = workbook["Validation"]
+    header = rows(validation)[0]
+    assert header[:3] == ("Severity", "Code", "Supplier not screened")
+    missing = dict(
+        zip(header, rows(validation)[row_of(validation, "missing-value", 1) - 1], strict=True)
+    )
+    assert missing["Supplier not screened"] == "S009"
+    assert missing["Cell"] == "C9" and missing["Row"] == 9 and missing["Sheet"] == "Suppliers"
+    codes = [row[1] for row in rows(validation)[1:]]
+    assert codes.count("missing-value") == 1  # shown once, with the supplier it blocked
+    assert "waiver-expired" in codes and "waiver-unused" in codes
+
+
+def test_audit_sheet_records_hashes_versions_and_settings(
+    workbook: Any, result: dict[str, Any]
+) -> None:
+    ws = workbook["Audit"]
+    table = rows(ws)
+    assert table[0] == ("Section", "Item", "Value", "SHA-256")
+    by_section: dict[str, list[tuple[Any, ...]]] = {}
+    for row in table[1:]:
+        by_section.setdefault(row[0], []).append(row)
+    assert by_section["Input"] == [
+        ("Input", "suppliers.xlsx", "workbook", result["inputs"][0]["sha256"])
+    ]
+    assert {row[3] for row in by_section["Ruleset"]} == {r["sha256"] for r in result["rulesets"]}
+    assert by_section["List"][0][2] == "SDN: 12 rows; EL: 30 rows"
+    assert by_section["List"][0][3] == result["lists"][0]["sha256"]
+    assert by_section["File (waivers)"][0][3] == result["audit"]["files"][0]["sha256"]
+    assert ("Library", "openpyxl", "3.1.5", None) in table
+    assert ("Python", "version", "3.11.7", None) in table
+    settings = {row[1]: row[2] for row in by_section["Setting"]}
+    assert settings["indirect_method"] == "multiply"
+    assert settings["hk_mo_origin"] == "yes"
+    assert settings["thresholds.government"] == "0.25"
+    assert any(row[0] == "Run" and row[2] == result["audit"]["command_line"] for row in table)
+    assert [row[0] for row in table if row[0].startswith("Waiver")] == [
+        "Waiver (applied)",
+        "Waiver (expired)",
+        "Waiver (unused)",
+    ]
+    assert not any("timings" in str(row[1]) for row in table)
+
+
+def test_same_data_gives_the_same_cells(result: dict[str, Any], tmp_path: Path) -> None:
+    first = write_report(result, tmp_path / "a.xlsx")[0]
+    later = copy.deepcopy(result)
+    later["generated_at"] = "2027-01-01T09:30:00Z"  # a later run of the same input and as-of
+    later["audit"]["timings"] = {"intake": 9.9}
+    second = write_report(later, tmp_path / "b.xlsx")[0]
+    a, b = load_workbook(first), load_workbook(second)
+    for name in SHEETS:
+        assert rows(a[name]) == rows(b[name]), name
+
+
+def test_a_sheet_past_the_row_limit_overflows_to_a_named_csv(
+    result: dict[str, Any], tmp_path: Path
+) -> None:
+    many = copy.deepcopy(result)
+    template = many["suppliers"][3]["findings"][0]
+    many["suppliers"][3]["findings"] = [
+        {**template, "finding_id": f"f-{i:016x}", "message": f"=cmd {i}" if i % 2 else f"row {i}"}
+        for i in range(25)
+    ]
+    written = write_report(many, tmp_path / "big.xlsx", max_rows=10)
+    csv_path = tmp_path / "big.Findings.csv"
+    assert csv_path in written and written[0] == tmp_path / "big.xlsx"
+    ws = load_workbook(written[0])["Findings"]
+    table = rows(ws)
+    assert len(table) == 10  # header + 8 findings + the note naming the CSV
+    assert "big.Findings.csv" in str(table[-1][0])
+    assert ws.max_row <= 10
+    with csv_path.open(encoding="utf-8-sig", newline="") as handle:
+        spilled = list(csv.reader(handle))
+    assert spilled[0][0] == "Supplier ID"
+    total_findings = sum(len(s["findings"]) for s in many["suppliers"])
+    assert len(spilled) - 1 == total_findings - 8
+    messages = [row[7] for row in spilled[1:]]
+    assert any(m.startswith("'=cmd") for m in messages)  # CSV text is defused too
+    assert not any(m.startswith("=") for m in messages)
+
+
+def test_an_empty_result_still_writes_every_sheet(tmp_path: Path) -> None:
+    written = write_report({"schema_version": "1"}, tmp_path / "empty.xlsx")
+    assert load_workbook(written[0]).sheetnames == list(SHEETS)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(name=st.text(min_size=1, max_size=60))
+@example(name="=SUM(A1:A9)")
+@example(name="+41 22 555")
+@example(name="-cmd")
+@example(name="@import")
+def test_any_supplier_name_reads_back_as_the_same_text(name: str, tmp_path: Path) -> None:
+    data = {
+        "suppliers": [{"supplier_id": "S1", "supplier_name": name, "tier": "clear", "findings": []}]
+    }
+    path = write_report(data, tmp_path / "name.xlsx")[0]
+    cell = load_workbook(path)["Suppliers"]["B2"]
+    expected = "".join(ch for ch in name if ch in "\t\n\r" or not (ord(ch) < 32 or ord(ch) == 127))
+    if expected.strip() == "":
+        return  # blank text is left as an empty cell
+    assert cell.data_type == "s"
+    assert cell.value == expected
