@@ -65,6 +65,7 @@ class InputFile:
     kind: str  # workbook | csv | rmi
     sheet_names: list[str]
     sheets: dict[str, RawSheet] = field(default_factory=dict)
+    workbook: Any = None  # the open CalamineWorkbook, reused for every sheet
 
 
 def column_letter(index: int) -> str:
@@ -202,7 +203,7 @@ def open_input(path: Path) -> InputFile:
         names = list(workbook.sheet_names)
     except Exception as exc:  # calamine raises its own types for every malformed part
         raise _fail("corrupt-file", path, f"cannot be read as a workbook ({exc})") from None
-    return InputFile(path, path.name, digest, "workbook", names)
+    return InputFile(path, path.name, digest, "workbook", names, workbook=workbook)
 
 
 def read_sheet(source: InputFile, sheet: str) -> RawSheet:
@@ -212,7 +213,7 @@ def read_sheet(source: InputFile, sheet: str) -> RawSheet:
     from python_calamine import CalamineWorkbook
 
     try:
-        workbook = CalamineWorkbook.from_path(str(source.path))
+        workbook = source.workbook or CalamineWorkbook.from_path(str(source.path))
         data = workbook.get_sheet_by_name(sheet)
         # Without skipping the empty area the rows start at A1, so list positions are
         # absolute: index 0 is Excel row 1 and column A, whatever calamine trimmed.
@@ -346,9 +347,37 @@ def read_csv(path: Path) -> RawSheet:
     return raw
 
 
+# Excel's built-in number formats 9 ("0%") and 10 ("0.00%").
+BUILTIN_PERCENT_FORMATS = frozenset({9, 10})
+
+
+def has_percent_styles(path: Path) -> bool:
+    """Whether any cell style of the workbook uses a percent format (reads styles.xml only)."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            styles = archive.read("xl/styles.xml")
+    except (KeyError, zipfile.BadZipFile, OSError):
+        return False
+    ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    root = ET.fromstring(styles)
+    percent_ids = set(BUILTIN_PERCENT_FORMATS)
+    for fmt in root.iter(f"{ns}numFmt"):
+        if "%" in fmt.get("formatCode", ""):
+            percent_ids.add(int(fmt.get("numFmtId", "-1")))
+    cell_xfs = root.find(f"{ns}cellXfs")
+    if cell_xfs is None:
+        return False
+    return any(int(xf.get("numFmtId", "0")) in percent_ids for xf in cell_xfs)
+
+
 def percent_formatted(path: Path, sheet: str, cells: list[str]) -> set[str]:
-    """Which of these cells carry a percent number format (openpyxl: calamine cannot tell)."""
-    if not cells:
+    """Which of these cells carry a percent number format (openpyxl: calamine cannot tell).
+
+    The whole-sheet openpyxl pass runs only when the workbook defines a percent style.
+    """
+    if not cells or not has_percent_styles(path):
         return set()
     from openpyxl import load_workbook
     from openpyxl.utils.cell import column_index_from_string, coordinate_from_string

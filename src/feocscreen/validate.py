@@ -437,14 +437,13 @@ def convert_vocab(
 ) -> pd.Series:
     out: list[str | None] = []
     allowed_text = ", ".join(allowed)
-    for value, row, owner in zip(
-        sf.frame[name].tolist(), sf.frame["_row"].tolist(), owner_of, strict=True
-    ):
-        text = _text(value)
+    values = sf.frame[name].tolist()
+    cache = {v: (_text(v), lookup.get(header_key(_text(v) or ""))) for v in set(values)}
+    for value, row, owner in zip(values, sf.frame["_row"].tolist(), owner_of, strict=True):
+        text, found = cache[value]
         if text is None:
             out.append(None)
             continue
-        found = lookup.get(header_key(text))
         if found is None:
             sf.add(
                 code,
@@ -857,7 +856,16 @@ def _concat(frames: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
     return pd.concat(usable, ignore_index=True)
 
 
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return frame.to_dict("records") if len(frame) else []
+
+
 def _assemble(bag: _Collected) -> Portfolio:
+    """Merge every file's rows, run the cross-sheet checks, and set aside broken suppliers.
+
+    Checks are vectorised over the whole portfolio; Python loops run only over the rows
+    that have a problem.
+    """
     suppliers = _concat(bag.suppliers, SUPPLIER_COLUMNS)
     sourcing = _concat(bag.sourcing, (*SOURCING_COLUMNS, "_field"))
     ownership = _concat(bag.ownership, OWNERSHIP_COLUMNS)
@@ -868,7 +876,7 @@ def _assemble(bag: _Collected) -> Portfolio:
         code: str,
         severity: str,
         message: str,
-        row: pd.Series,
+        row: dict[str, Any],
         column: str | None,
         value: Any = None,
     ) -> Issue:
@@ -891,31 +899,32 @@ def _assemble(bag: _Collected) -> Portfolio:
         )
 
     # Duplicate ids across files: an error naming both files.
-    known = suppliers.dropna(subset=["supplier_id"])
-    for sid, group in known.groupby("supplier_id", sort=True):
-        files = sorted(set(group["_file"]))
-        if len(files) > 1:
-            for _, row in group.iterrows():
-                issues.append(
-                    (
-                        located(
-                            "duplicate-supplier-across-files",
-                            "error",
-                            f"supplier_id {sid!r} is in {' and '.join(files)}; ids must be unique "
-                            "across the portfolio",
-                            row,
-                            "supplier_id",
-                            sid,
-                        ),
-                        sid,
-                        "Suppliers",
-                    )
-                )
+    known = suppliers[suppliers["supplier_id"].notna()]
+    files_per_id = known.groupby("supplier_id")["_file"].nunique()
+    shared = files_per_id[files_per_id > 1].index
+    for row in _records(known[known["supplier_id"].isin(shared)]):
+        sid = row["supplier_id"]
+        files = sorted(set(known.loc[known["supplier_id"] == sid, "_file"]))
+        issues.append(
+            (
+                located(
+                    "duplicate-supplier-across-files",
+                    "error",
+                    f"supplier_id {sid!r} is in {' and '.join(files)}; ids must be unique across the "
+                    "portfolio",
+                    row,
+                    "supplier_id",
+                    sid,
+                ),
+                sid,
+                "Suppliers",
+            )
+        )
     supplier_ids = set(known["supplier_id"])
 
     # Sourcing: references, flat/sheet conflicts, blank shares, sums per stage.
     sourcing = sourcing[sourcing["supplier_id"].notna()].copy()
-    for _, row in sourcing[~sourcing["supplier_id"].isin(supplier_ids)].iterrows():
+    for row in _records(sourcing[~sourcing["supplier_id"].isin(supplier_ids)]):
         issues.append(
             (
                 located(
@@ -930,8 +939,9 @@ def _assemble(bag: _Collected) -> Portfolio:
                 "Sourcing",
             )
         )
-    upstream = sourcing[sourcing["upstream_supplier_id"].notna()]
-    for _, row in upstream[~upstream["upstream_supplier_id"].isin(supplier_ids)].iterrows():
+    has_upstream = sourcing["upstream_supplier_id"].notna()
+    dangling_ref = has_upstream & ~sourcing["upstream_supplier_id"].isin(supplier_ids)
+    for row in _records(sourcing[dangling_ref]):
         issues.append(
             (
                 located(
@@ -947,39 +957,31 @@ def _assemble(bag: _Collected) -> Portfolio:
             )
         )
     if len(sourcing):
-        flat_keys = set(
-            map(
-                tuple,
-                sourcing.loc[
-                    sourcing["share_basis"] == "flat", ["supplier_id", "stage"]
-                ].itertuples(index=False, name=None),
-            )
-        )
-        declared = sourcing[sourcing["share_basis"] == "declared"]
-        declared_keys = set(declared[["supplier_id", "stage"]].itertuples(index=False, name=None))
-        for _, row in declared.iterrows():
-            if (row["supplier_id"], row["stage"]) in flat_keys:
-                issues.append(
-                    (
-                        located(
-                            "flat-and-sourcing",
-                            "error",
-                            f"stage {row['stage']} of {row['supplier_id']} is given both by the "
-                            f"{row['stage']}_country column on Suppliers and by Sourcing rows; keep one",
-                            row,
-                            "stage",
-                            row["stage"],
-                        ),
-                        row["supplier_id"],
-                        "Sourcing",
-                    )
+        pair = sourcing["supplier_id"].astype(str) + "\x1f" + sourcing["stage"].astype(str)
+        is_flat = sourcing["share_basis"] == "flat"
+        is_declared = sourcing["share_basis"] == "declared"
+        conflict_pairs = set(pair[is_flat]) & set(pair[is_declared])
+        in_conflict = pair.isin(conflict_pairs)
+        for row in _records(sourcing[is_declared & in_conflict]):
+            issues.append(
+                (
+                    located(
+                        "flat-and-sourcing",
+                        "error",
+                        f"stage {row['stage']} of {row['supplier_id']} is given both by the "
+                        f"{row['stage']}_country column on Suppliers and by Sourcing rows; keep one",
+                        row,
+                        "stage",
+                        row["stage"],
+                    ),
+                    row["supplier_id"],
+                    "Sourcing",
                 )
-        counts = sourcing.groupby(["supplier_id", "stage"])["stage"].transform("size")
+            )
+        counts = pair.map(pair.value_counts())
         blank = sourcing["share"].isna()
         sourcing.loc[blank & (counts == 1), "share"] = 1.0
-        for _, row in sourcing[blank & (counts > 1)].iterrows():
-            if row["stage"] is None:
-                continue
+        for row in _records(sourcing[blank & (counts > 1) & sourcing["stage"].notna()]):
             issues.append(
                 (
                     located(
@@ -993,115 +995,105 @@ def _assemble(bag: _Collected) -> Portfolio:
                     "Sourcing",
                 )
             )
-        conflicting = (sourcing["share_basis"] == "flat") & pd.Series(
-            [
-                (sid, st) in declared_keys
-                for sid, st in zip(sourcing["supplier_id"], sourcing["stage"], strict=True)
-            ],
-            index=sourcing.index,
-            dtype=bool,
-        )
         valid = sourcing[
             sourcing["stage"].notna()
             & sourcing["share"].notna()
             & sourcing["supplier_id"].isin(supplier_ids)
-            & ~conflicting
+            & ~(is_flat & in_conflict)
         ]
-        sums = valid.groupby(["supplier_id", "stage"], sort=True)["share"].sum()
-        first_rows = (
-            valid.groupby(["supplier_id", "stage"], sort=True)
-            .head(1)
-            .set_index(["supplier_id", "stage"])
-        )
-        for (sid, stage), total in sums.items():
-            row = first_rows.loc[(sid, stage)]
-            row = pd.Series({**row.to_dict(), "supplier_id": sid, "stage": stage})
-            if total > 1 + SHARE_TOLERANCE:
-                issues.append(
-                    (
-                        located(
-                            "shares-over-100",
-                            "error",
-                            f"{stage} shares of {sid} add to {total * 100:.1f} % (over 100 %)",
-                            row,
-                            "share_pct",
-                            round(total * 100, 3),
-                        ),
-                        sid,
-                        "Sourcing",
+        grouped = valid.groupby(["supplier_id", "stage"], sort=True)
+        totals = grouped["share"].sum()
+        off = totals[(totals > 1 + SHARE_TOLERANCE) | (totals < 1 - SHARE_TOLERANCE)]
+        if len(off):
+            first = grouped.head(1).set_index(["supplier_id", "stage"]).loc[off.index]
+            for (sid, stage), total, row in zip(
+                off.index, off.tolist(), first.reset_index().to_dict("records"), strict=True
+            ):
+                if total > 1 + SHARE_TOLERANCE:
+                    issues.append(
+                        (
+                            located(
+                                "shares-over-100",
+                                "error",
+                                f"{stage} shares of {sid} add to {total * 100:.1f} % (over 100 %)",
+                                row,
+                                "share_pct",
+                                round(total * 100, 3),
+                            ),
+                            sid,
+                            "Sourcing",
+                        )
                     )
-                )
-            elif total < 1 - SHARE_TOLERANCE:
-                issues.append(
-                    (
-                        located(
-                            "shares-under-100",
-                            "warning",
-                            f"{stage} shares of {sid} add to {total * 100:.1f} %; the remaining "
-                            f"{(1 - total) * 100:.1f} % is unverified",
-                            row,
-                            "share_pct",
-                            round(total * 100, 3),
-                        ),
-                        sid,
-                        "Sourcing",
+                else:
+                    issues.append(
+                        (
+                            located(
+                                "shares-under-100",
+                                "warning",
+                                f"{stage} shares of {sid} add to {total * 100:.1f} %; the remaining "
+                                f"{(1 - total) * 100:.1f} % is unverified",
+                                row,
+                                "share_pct",
+                                round(total * 100, 3),
+                            ),
+                            sid,
+                            "Sourcing",
+                        )
                     )
-                )
 
     # Upstream cycles: every supplier on the loop is named.
+    upstream = sourcing[has_upstream.reindex(sourcing.index, fill_value=False)]
     links: dict[str, set[str]] = defaultdict(set)
-    for sid, up in upstream[["supplier_id", "upstream_supplier_id"]].itertuples(index=False):
+    for sid, up in zip(upstream["supplier_id"], upstream["upstream_supplier_id"], strict=True):
         if up in supplier_ids:
             links[sid].add(up)
     for loop in find_cycles(links):
         text = " → ".join([*loop, loop[0]])
-        for sid in loop:
-            rows = upstream[
-                (upstream["supplier_id"] == sid) & upstream["upstream_supplier_id"].isin(loop)
-            ]
-            for _, row in rows.head(1).iterrows():
-                issues.append(
-                    (
-                        located(
-                            "cycle",
-                            "error",
-                            f"upstream links form a loop: {text}",
-                            row,
-                            "upstream_supplier_id",
-                            row["upstream_supplier_id"],
-                        ),
-                        sid,
-                        "Sourcing",
-                    )
-                )
-
-    # Ownership: entity references, owner cycles, state-owned owners with no rows.
-    ownership = ownership[ownership["entity"].notna() & ownership["owner"].notna()].copy()
-    owner_keys = {_name_key(o) for o in ownership["owner"]}
-    for _, row in ownership.iterrows():
-        entity = row["entity"]
-        if entity not in supplier_ids and _name_key(entity) not in owner_keys:
+        on_loop = upstream[
+            upstream["supplier_id"].isin(loop) & upstream["upstream_supplier_id"].isin(loop)
+        ]
+        for row in _records(on_loop.drop_duplicates("supplier_id")):
             issues.append(
                 (
                     located(
-                        "unknown-reference",
+                        "cycle",
                         "error",
-                        f"entity {entity!r} is neither a supplier_id nor an owner named on this sheet",
+                        f"upstream links form a loop: {text}",
                         row,
-                        "entity",
-                        entity,
+                        "upstream_supplier_id",
+                        row["upstream_supplier_id"],
                     ),
-                    entity,
-                    "Ownership",
+                    row["supplier_id"],
+                    "Sourcing",
                 )
             )
+
+    # Ownership: entity references, owner cycles, state-owned owners with no rows.
+    ownership = ownership[ownership["entity"].notna() & ownership["owner"].notna()].copy()
+    entity_key = ownership["entity"].map(lambda e: _entity_key(e, supplier_ids))
+    owner_key = ownership["owner"].map(lambda o: _entity_key(o, supplier_ids))
+    unknown_entity = ~ownership["entity"].isin(supplier_ids) & ~entity_key.isin(set(owner_key))
+    for row in _records(ownership[unknown_entity]):
+        issues.append(
+            (
+                located(
+                    "unknown-reference",
+                    "error",
+                    f"entity {row['entity']!r} is neither a supplier_id nor an owner named on this sheet",
+                    row,
+                    "entity",
+                    row["entity"],
+                ),
+                row["entity"],
+                "Ownership",
+            )
+        )
     holds: dict[str, set[str]] = defaultdict(set)
-    for entity, owner in ownership[["entity", "owner"]].itertuples(index=False):
-        holds[_entity_key(owner, supplier_ids)].add(_entity_key(entity, supplier_ids))
+    for owner, held in zip(owner_key, entity_key, strict=True):
+        holds[owner].add(held)
     for loop in find_cycles(holds):
         text = " → ".join([*loop, loop[0]])
-        rows = ownership[ownership["entity"].map(lambda e: _entity_key(e, supplier_ids)).isin(loop)]
-        for _, row in rows.head(1).iterrows():
+        for row in _records(ownership[entity_key.isin(loop)].head(1)):
             issues.append(
                 (
                     located(
@@ -1116,30 +1108,26 @@ def _assemble(bag: _Collected) -> Portfolio:
                     "Ownership",
                 )
             )
-    entity_keys = {_entity_key(e, supplier_ids) for e in ownership["entity"]}
-    seen_state: set[str] = set()
-    for _, row in ownership[ownership["owner_type"] == "state_owned"].iterrows():
-        key = _name_key(row["owner"])
-        if key not in entity_keys and key not in seen_state:
-            seen_state.add(key)
-            issues.append(
-                (
-                    located(
-                        "state-owned-assumed",
-                        "warning",
-                        f"state-owned owner {row['owner']!r} has no rows of its own; taken as wholly "
-                        "held by its government",
-                        row,
-                        "owner",
-                        row["owner"],
-                    ),
-                    None,
-                    "Ownership",
-                )
+    entity_keys = set(entity_key)
+    state = ownership[(ownership["owner_type"] == "state_owned") & ~owner_key.isin(entity_keys)]
+    for row in _records(state.drop_duplicates(subset=["owner"])):
+        issues.append(
+            (
+                located(
+                    "state-owned-assumed",
+                    "warning",
+                    f"state-owned owner {row['owner']!r} has no rows of its own; taken as wholly held "
+                    "by its government",
+                    row,
+                    "owner",
+                    row["owner"],
+                ),
+                None,
+                "Ownership",
             )
+        )
 
     # Who is not screened: suppliers with an error in any of their rows.
-    down: dict[str, set[str]] = holds  # owner key -> held entity keys
     blocked: dict[str, list[Issue]] = defaultdict(list)
     all_issues: list[Issue] = []
     for issue, owner, kind in issues:
@@ -1147,7 +1135,7 @@ def _assemble(bag: _Collected) -> Portfolio:
         if not issue.is_error or owner is None:
             continue
         if kind == "Ownership":
-            for sid in _held_suppliers(_entity_key(owner, supplier_ids), down, supplier_ids):
+            for sid in _held_suppliers(_entity_key(owner, supplier_ids), holds, supplier_ids):
                 blocked[sid].append(issue)
         elif owner in supplier_ids:
             blocked[owner].append(issue)
@@ -1158,7 +1146,7 @@ def _assemble(bag: _Collected) -> Portfolio:
         & ~sourcing["upstream_supplier_id"].isin(screened)
         & sourcing["supplier_id"].isin(screened)
     )
-    for _, row in sourcing[dangling].iterrows():
+    for row in _records(sourcing[dangling]):
         all_issues.append(
             located(
                 "unknown-reference",
@@ -1180,10 +1168,8 @@ def _assemble(bag: _Collected) -> Portfolio:
         & sourcing["share"].notna()
     ]
     above = _ancestors(screened, holds)
-    final_ownership = ownership[
-        ownership["entity"].map(lambda e: _entity_key(e, supplier_ids) in above).astype(bool)
-    ]
-    portfolio = Portfolio(
+    final_ownership = ownership[entity_key.isin(above)]
+    return Portfolio(
         suppliers=final_suppliers.reset_index(drop=True),
         sourcing=final_sourcing.reset_index(drop=True),
         ownership=final_ownership.reset_index(drop=True),
@@ -1192,7 +1178,6 @@ def _assemble(bag: _Collected) -> Portfolio:
         inputs=bag.inputs,
         layouts=layouts,
     )
-    return portfolio
 
 
 def _name_key(name: Any) -> str:
