@@ -233,7 +233,7 @@ def test_other_minerals_are_reported_and_ignored(tmp_path: Path) -> None:
     assert report.minerals_ignored == ["Aluminum", "Zinc"]
     ignored = [i for i in report.issues if i.code == "rmi-mineral-ignored"]
     assert {i.value for i in ignored} == {"Aluminum", "Zinc"}
-    assert all(i.severity == "info" and i.cell for i in ignored)
+    assert all(i.severity == "warning" and not i.is_error and i.cell for i in ignored)
     assert [r["operator"] for r in report.sourcing] == ["Baotou Example RE Refinery Co., Ltd."]
 
 

@@ -143,7 +143,9 @@ BAD_SUPPLIERS_MAP = errors.register(
     "The --suppliers file (RMI file → supplier) is malformed.",
 )
 
-ERROR, WARNING, INFO = "error", "warning", "info"
+# Issue severities of the public JSON contract (result.schema.json: error | warning). An
+# ignored mineral is informational but still a warning there, so that it is listed.
+ERROR, WARNING = "error", "warning"
 
 # --------------------------------------------------------------------------- template facts
 
@@ -1593,7 +1595,7 @@ class _Reader:
         for mineral, (sheet, cell) in sorted(first_seen.items()):
             self.issue(
                 RMI_MINERAL_IGNORED,
-                INFO,
+                WARNING,
                 f"{mineral} is read and ignored: this supplier is screened for the {chain} "
                 "magnet chain",
                 sheet=sheet,
