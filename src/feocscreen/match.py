@@ -72,6 +72,7 @@ TOKEN_AGREE = 75.0  # rapidfuzz ratio from which two tokens are spelling variant
 MAX_VARIANT = 0.9  # a spelling variant never agrees as fully as the same word
 SAME_SOUND = 0.75  # tokens with one phonetic key: romanisation variants or a typo
 GENERIC_ONLY_CAP = 50.0  # trade names all differ: never reaches review
+GENERIC_CONFLICT_PENALTY = 8.0  # both sides carry business words the other lacks
 COUNTRY_PENALTY = 10.0  # nomenklatura logic-v2 subtracts 0.2 of 1; we are gentler, lists
 # often carry only one address country of several
 IDENTIFIER_PENALTY = 30.0  # both sides give an LEI/USCC of one kind and they differ
@@ -89,6 +90,7 @@ class NameComparison:
     only_query: list[str]
     only_candidate: list[str]
     capped: bool
+    generic_conflict: bool = False
 
 
 def _token_similarity(a: str, b: str) -> float:
@@ -169,12 +171,22 @@ def compare_names(query: NormalisedName, candidate: NormalisedName) -> NameCompa
     capped = q_distinct and c_distinct and not distinct_agrees
     if capped:
         score = min(score, GENERIC_ONLY_CAP)
+    only_q = [t for i, (t, _) in enumerate(q) if i not in used_q]
+    only_c = [t for j, (t, _) in enumerate(c) if j not in used_c]
+    # Each side names a business the other does not (Magnet / Holdings): likely two
+    # companies of one group, not one company spelt two ways.
+    conflict = any(token_kind(t) == GENERIC_KIND for t in only_q) and any(
+        token_kind(t) == GENERIC_KIND for t in only_c
+    )
+    if conflict:
+        score = max(0.0, score - GENERIC_CONFLICT_PENALTY)
     return NameComparison(
         score=round(score, 1),
         agreed=agreed,
-        only_query=[t for i, (t, _) in enumerate(q) if i not in used_q],
-        only_candidate=[t for j, (t, _) in enumerate(c) if j not in used_c],
+        only_query=only_q,
+        only_candidate=only_c,
         capped=capped,
+        generic_conflict=conflict,
     )
 
 
@@ -209,6 +221,8 @@ def _explain(
         parts.append(
             f"only legal form, place and generic words shared (capped at {GENERIC_ONLY_CAP:g})"
         )
+    if comparison.generic_conflict:
+        parts.append(f"business words differ (-{GENERIC_CONFLICT_PENALTY:g})")
     if query.legal_forms != candidate.legal_forms and query.legal_forms and candidate.legal_forms:
         parts.append(
             "legal form differs (ignored): "
