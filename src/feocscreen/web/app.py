@@ -42,7 +42,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from starlette.routing import Route
 
 from .. import __version__
-from ..models import SEVERITIES, TIERS, ScreenConfig
+from ..models import SEVERITIES, ScreenConfig
 from . import rulesets as shipped
 from .runner import ScreeningOutcome, run_screening, warm_up
 from .security import RequestGuard, UploadTooLarge, format_bytes
@@ -96,10 +96,11 @@ class WebError(Exception):
 
 @dataclass
 class Screened:
-    """A finished run: where its downloads live and the result dict the page renders."""
+    """A finished run: where its downloads live, the result dict, and the gate when asked for."""
 
     report: StoredReport
     data: dict[str, Any]
+    gate: dict[str, Any] | None = None
 
 
 def static_path(name: str) -> Path:
@@ -132,12 +133,13 @@ def _unique(directory: Path, name: str) -> Path:
 
 
 async def _save(upload: UploadFile, directory: Path, default: str) -> Path:
+    """Write an uploaded file under ``directory``; returns its path relative to the upload dir."""
     directory.mkdir(exist_ok=True)
     path = _unique(directory, safe_filename(upload.filename, default))
     with path.open("wb") as out:
         while chunk := await upload.read(FILE_CHUNK):
             out.write(chunk)
-    return path
+    return Path(directory.name) / path.name
 
 
 def _is_file(value: Any) -> TypeGuard[UploadFile]:
@@ -215,9 +217,9 @@ async def _build_config(form: FormData, workdir: Path) -> ScreenConfig:
         )
     horizon = int(horizon_text) if horizon_text else 24
     command_line = "feocscreen serve: " + " ".join(
-        [p.name for p in inputs]
-        + [f"-r {r if r.startswith('builtin:') else Path(r).name}" for r in rules]
-        + [f"-l {p.name}" for p in lists]
+        [str(p) for p in inputs]
+        + [f"-r {r}" for r in rules]
+        + [f"-l {p}" for p in lists]
         + [f"--as-of {as_of.isoformat()}", f"--horizon {horizon}"]
         + ([f"--fail-on {fail_on}"] if fail_on else [])
     )
@@ -251,11 +253,6 @@ class WebApp:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.templates.filters["percent"] = _percent
-        self.templates.filters["money"] = _money
-        self.templates.filters["share_or_money"] = _share_or_money
-        self.templates.filters["http_url"] = _http_url
-        self.templates.globals["tier_class"] = _tier_class
 
     def close(self) -> None:
         """Delete every stored report and, when the server made it, its working directory."""
@@ -281,11 +278,11 @@ class WebApp:
                 raise WebError(
                     400, "bad-form", f"The upload could not be read: {exc.message}"
                 ) from None
-            return await self._run(config)
+            return await self._run(config, workdir)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    async def _run(self, config: ScreenConfig) -> Screened:
+    async def _run(self, config: ScreenConfig, workdir: Path) -> Screened:
         limit = self.settings.time_limit_seconds
         with anyio.move_on_after(limit) as waiting:
             await self.slots.acquire()
@@ -295,12 +292,12 @@ class WebApp:
             )
         try:
             report = self.store.reserve()
-            outcome = await run_screening(config, report.directory, limit)
+            outcome = await run_screening(config, workdir, report.directory, limit)
             if outcome.status != "ok":
                 self.store.discard(report.report_id)
                 raise _outcome_error(outcome)
             data = json.loads((report.directory / "result.json").read_text(encoding="utf-8"))
-            return Screened(report, data)
+            return Screened(report, data, outcome.gate)
         finally:
             self.slots.release()
 
@@ -314,7 +311,13 @@ class WebApp:
             screened = await self.screen(request)
         except WebError as exc:
             return self._page(request, exc.status, error=exc)
-        return self._page(request, 200, result=screened.data, report=screened.report)
+        return self._page(
+            request,
+            200,
+            result=screened.data,
+            report=screened.report,
+            gate=_gate_view(screened.gate),
+        )
 
     async def api_screen(self, request: Request) -> Response:
         try:
@@ -330,6 +333,8 @@ class WebApp:
             "X-Report-Expires": _http_time(screened.report.expires_at),
             "Link": links,
         }
+        if screened.gate is not None:
+            headers["X-Gate"] = "tripped" if screened.gate["tripped"] else "passed"
         return JSONResponse(screened.data, headers=headers)
 
     async def api_rules(self, request: Request) -> Response:
@@ -391,6 +396,13 @@ class WebApp:
         return HTMLResponse(html, status_code=status)
 
 
+def _gate_view(gate: dict[str, Any] | None) -> dict[str, Any] | None:
+    if gate is None:
+        return None
+    reasons = gate.get("reasons") or []
+    return {"tripped": bool(gate.get("tripped")), "text": reasons[0] if reasons else ""}
+
+
 def _outcome_error(outcome: ScreeningOutcome) -> WebError:
     if outcome.status == "input-error":
         code = outcome.issues[0]["code"] if outcome.issues else "invalid-input"
@@ -405,41 +417,6 @@ def _outcome_error(outcome: ScreeningOutcome) -> WebError:
         f"not a problem with your input. Please report it at {ISSUE_URL}; the server's log "
         "has the details.",
     )
-
-
-def _percent(value: Any, digits: int = 0) -> str:
-    if value is None:
-        return "—"
-    try:
-        return f"{float(value) * 100:.{digits}f} %"
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def _money(value: Any) -> str:
-    if value is None:
-        return "—"
-    try:
-        return f"${float(value):,.0f}"
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def _share_or_money(value: Any) -> str:
-    """Spend figures the summary may give as a 0–1 share of spend or as dollars."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1:
-        return _percent(value, 1) + " of spend"
-    return _money(value)
-
-
-def _http_url(value: Any) -> str | None:
-    """A link target only for http(s) URLs: an uploaded rules file cannot plant javascript: links."""
-    text = str(value or "").strip()
-    return text if re.match(r"^https?://[^\s\"'<>]+$", text, re.IGNORECASE) else None
-
-
-def _tier_class(tier: Any) -> str:
-    return str(tier) if tier in TIERS else "unknown"
 
 
 def _http_time(epoch: float) -> str:

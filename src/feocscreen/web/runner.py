@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import multiprocessing.connection
+import os
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,10 +42,14 @@ class ScreeningOutcome:
     issues: list[dict[str, Any]] = field(default_factory=list)
     error_type: str = ""
     details: str = ""  # traceback of an internal error: logged by the server, never sent
+    gate: dict[str, Any] | None = None  # the --fail-on decision, when fail_on was given
 
 
-def write_outputs(config: ScreenConfig, out_dir: Path) -> None:
-    """Screen through the public API and write the JSON result and the Excel report into out_dir."""
+def write_outputs(config: ScreenConfig, out_dir: Path) -> dict[str, Any] | None:
+    """Screen through the public API, write the JSON result and the Excel report into out_dir.
+
+    Returns the gate decision (``GateOutcome.to_dict``) when ``config.fail_on`` is set.
+    """
     from ..api import screen
     from ..report.excel import write_report
 
@@ -54,16 +59,20 @@ def write_outputs(config: ScreenConfig, out_dir: Path) -> None:
         json.dumps(data, ensure_ascii=False, indent=1, default=str), encoding="utf-8"
     )
     write_report(data, out_dir / "report.xlsx")
+    return result.gate.to_dict() if result.gate is not None and config.fail_on else None
 
 
 def _child_main(
-    conn: multiprocessing.connection.Connection, config: ScreenConfig, out_dir: str
+    conn: multiprocessing.connection.Connection, config: ScreenConfig, out_dir: str, workdir: str
 ) -> None:
     from ..errors import FeocscreenError
 
     try:
-        write_outputs(config, Path(out_dir))
-        conn.send(("ok", "", [], ""))
+        # Inputs are named relative to the upload directory, so the result and the Audit sheet
+        # record "inputs/suppliers.xlsx", not the server's temporary path.
+        os.chdir(workdir)
+        gate = write_outputs(config, Path(out_dir))
+        conn.send(("ok", "", [], gate))
     except FeocscreenError as exc:
         issues = [issue.to_dict() for issue in exc.issues]
         conn.send(("input-error", exc.message, issues, type(exc).__name__))
@@ -91,11 +100,18 @@ def warm_up() -> None:
         forkserver.ensure_running()
 
 
-async def run_screening(config: ScreenConfig, out_dir: Path, time_limit: float) -> ScreeningOutcome:
-    """Screen in a child process; kill it after ``time_limit`` seconds or if this task is cancelled."""
+async def run_screening(
+    config: ScreenConfig, workdir: Path, out_dir: Path, time_limit: float
+) -> ScreeningOutcome:
+    """Screen in a child process working in ``workdir`` (config paths are relative to it).
+
+    The child is killed after ``time_limit`` seconds or when this task is cancelled.
+    """
     ctx = _context()
     receiver, sender = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_child_main, args=(sender, config, str(out_dir)), daemon=True)
+    process = ctx.Process(
+        target=_child_main, args=(sender, config, str(out_dir), str(workdir)), daemon=True
+    )
     process.start()
     sender.close()
     try:
@@ -117,6 +133,8 @@ async def run_screening(config: ScreenConfig, out_dir: Path, time_limit: float) 
             )
         if status == "internal-error":
             return ScreeningOutcome(status, message, details=extra)
+        if status == "ok":
+            return ScreeningOutcome(status, gate=extra)
         return ScreeningOutcome(status, message, issues, error_type=extra)
     finally:
         receiver.close()

@@ -24,6 +24,38 @@ TIER_SYMBOL: dict[str, str] = {  # a shape beside the colour, so tier never rest
 }
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def spend_text(value: Any) -> tuple[str, str]:
+    """A spend block ``{usd, share, suppliers}`` (or a bare dollar figure): figure and detail."""
+    usd = rv.money(value)
+    figure = f"${usd:,.0f}" if usd is not None else "—"
+    detail = []
+    if isinstance(value, Mapping):
+        if _is_number(value.get("share")):
+            detail.append(f"{100 * value['share']:.1f} % of declared spend")
+        if _is_number(value.get("suppliers")):
+            n = int(value["suppliers"])
+            detail.append(f"{n} supplier{'' if n == 1 else 's'}")
+    return figure, ", ".join(detail)
+
+
+def coverage_text(value: Any) -> tuple[str, str]:
+    """How much of the portfolio declared spend: figure (share of suppliers) and detail."""
+    if not isinstance(value, Mapping):
+        return rv.percent(value) or "—", ""
+    figure = rv.percent(value.get("share_of_suppliers")) or "—"
+    detail = []
+    if _is_number(value.get("suppliers_with_spend")):
+        detail.append(f"{int(value['suppliers_with_spend'])} suppliers")
+    total = rv.money(value.get("total_spend_usd"))
+    if total is not None:
+        detail.append(f"${total:,.0f} in total")
+    return figure, ", ".join(detail)
+
+
 def _tier_rank(tier: Any) -> int:
     return TIERS.index(tier) if tier in TIERS else len(TIERS)
 
@@ -111,10 +143,12 @@ def page_view(data: Mapping[str, Any]) -> dict[str, Any]:
             {"tier": tier, "symbol": TIER_SYMBOL[tier], "count": int(by_tier.get(tier) or 0)}
             for tier in TIERS
         ],
-        "spend_feoc_pfe": rv.money(summary.get("spend_feoc_pfe")),
-        "spend_passing_2027": summary.get("spend_passing_2027"),
-        "spend_coverage": summary.get("spend_coverage"),
-        "portfolio_midstream_exposure": summary.get("portfolio_midstream_exposure"),
+        "spend_feoc_pfe": spend_text(summary.get("spend_feoc_pfe")),
+        "spend_passing_2027": spend_text(summary.get("spend_passing_2027")),
+        "spend_coverage": coverage_text(summary.get("spend_coverage")),
+        "portfolio_midstream_exposure": rv.percent(summary.get("portfolio_midstream_exposure"))
+        or "—",
+        "weighting": rv.clean_text(summary.get("weighting") or "spend"),
         "stages": [
             {
                 "stage": stage,

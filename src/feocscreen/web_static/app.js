@@ -13,6 +13,13 @@
   const dropzone = document.getElementById("dropzone");
   let timer = null;
 
+  // A result rendered by a plain form post (no script ran then) gets the focus, and so the view.
+  const rendered = document.getElementById("result");
+  if (rendered && !rendered.hidden) {
+    rendered.focus({ preventScroll: true });
+    rendered.scrollIntoView({ block: "start" });
+  }
+
   function showProgress(text, percent) {
     progress.hidden = false;
     status.textContent = text;
@@ -37,7 +44,8 @@
     section.hidden = false;
     const heading = section.querySelector("h2");
     document.title = (heading ? heading.textContent + " — " : "") + "feocscreen";
-    section.focus();
+    section.focus({ preventScroll: true });
+    section.scrollIntoView({ block: "start" });
   }
 
   function showFailure(message) {
