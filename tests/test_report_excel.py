@@ -10,12 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 from openpyxl.chart import BarChart
 
-from feocscreen.report.excel import SHEETS, TIER_COLOURS, write_report
+from feocscreen.report.excel import (
+    EXCEL_MAX_ROWS,
+    SHEETS,
+    TIER_COLOURS,
+    _ReportWriter,
+    write_report,
+)
 
 DATA = Path(__file__).parent / "data" / "result_v1.json"
 
@@ -344,22 +350,38 @@ def test_an_empty_result_still_writes_every_sheet(tmp_path: Path) -> None:
     assert load_workbook(written[0]).sheetnames == list(SHEETS)
 
 
-@settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(name=st.text(min_size=1, max_size=60))
-@example(name="=SUM(A1:A9)")
-@example(name="+41 22 555")
-@example(name="-cmd")
-@example(name="@import")
-def test_any_supplier_name_reads_back_as_the_same_text(name: str, tmp_path: Path) -> None:
+@settings(max_examples=100, deadline=None)
+@given(text=st.text(max_size=80))
+@example(text="=SUM(A1:A9)")
+@example(text="+41 22 555")
+@example(text="-cmd")
+@example(text="@import")
+def test_any_text_becomes_a_string_cell_never_a_formula(text: str) -> None:
+    writer = _ReportWriter({}, Path("unused.xlsx"), EXCEL_MAX_ROWS)
+    ws = writer.workbook.create_sheet("T")
+    for wrap in (False, True):
+        cell = writer.cell(ws, text, "text", wrap)
+        cleaned = "".join(
+            ch for ch in text if ch in "\t\n\r" or not (ord(ch) < 32 or ord(ch) == 127)
+        )
+        if cleaned == "":
+            assert cell is None or cell.value == ""
+            continue
+        normalised = cleaned.replace("\r\n", "\n").replace("\r", "\n")
+        assert cell.data_type == "s"
+        assert cell.value == normalised
+        assert cell.quotePrefix == normalised.startswith(("=", "+", "-", "@", "\t"))
+
+
+def test_formula_like_names_read_back_as_text(tmp_path: Path) -> None:
+    names = ["=SUM(A1:A9)", "+41 22 555", "-cmd", "@import", "plain"]
     data = {
-        "suppliers": [{"supplier_id": "S1", "supplier_name": name, "tier": "clear", "findings": []}]
+        "suppliers": [
+            {"supplier_id": f"S{i}", "supplier_name": name, "tier": "clear", "findings": []}
+            for i, name in enumerate(names)
+        ]
     }
-    path = write_report(data, tmp_path / "name.xlsx")[0]
-    cell = load_workbook(path)["Suppliers"]["B2"]
-    expected = "".join(ch for ch in name if ch in "\t\n\r" or not (ord(ch) < 32 or ord(ch) == 127))
-    if expected.strip() == "":
-        return  # blank text is left as an empty cell
-    assert cell.data_type == "s"
-    assert cell.value == expected
+    ws = load_workbook(write_report(data, tmp_path / "names.xlsx")[0])["Suppliers"]
+    cells = [ws.cell(row, 2) for row in range(2, 2 + len(names))]
+    assert [c.value for c in cells] == names
+    assert all(c.data_type == "s" for c in cells)

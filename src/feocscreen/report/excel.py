@@ -232,7 +232,7 @@ class _ReportWriter:
     def _text_cell(ws: WriteOnlyWorksheet, value: Any, wrap: bool = False) -> Any:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return WriteOnlyCell(ws, value=value)
-        text = clean_text(value)
+        text = clean_text(value).replace("\r\n", "\n").replace("\r", "\n")  # XML keeps only \n
         if len(text) > EXCEL_MAX_CELL:
             text = text[: EXCEL_MAX_CELL - 1] + "…"
         cell = WriteOnlyCell(ws, value=text)
