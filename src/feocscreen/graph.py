@@ -264,10 +264,12 @@ def build_chains(portfolio: Portfolio) -> Chains:
                 "pos": merged["pos_up"],
                 "country": merged["country_up"],
                 "share": merged["weight"] * merged["share_up"],
+                # The upstream's own path already starts with the upstream's id.
                 "via": merged["supplier_id"]
                 + " → "
-                + merged["upstream"]
-                + np.where(merged["via"].astype(str) != "", " → " + merged["via"].astype(str), ""),
+                + np.where(
+                    merged["via"].astype(str) != "", merged["via"].astype(str), merged["upstream"]
+                ),
                 "row": merged["row"],
             }
         )
