@@ -1,0 +1,73 @@
+"""Scores and tiers: bounded, monotone, contributions add up; HHI; the 2027 pass test."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feocscreen.models import SEVERITIES
+from feocscreen.rules.load import load_rulebook
+from feocscreen.score import hhi, passes_2027, score_findings, tier
+
+SCORING = load_rulebook(("builtin:feoc",)).scoring
+WEIGHTS = SCORING["severity_weights"]
+TIERS = SCORING["tiers"]
+
+findings_strategy = st.lists(
+    st.tuples(st.sampled_from(SEVERITIES), st.sampled_from(["active", "upcoming"]), st.booleans()),
+    max_size=12,
+)
+
+
+def make(specs):
+    return [
+        {
+            "finding_id": f"f-{i:016x}",
+            "severity": severity,
+            "status": status,
+            "waived": {"by": "a", "why": "b", "until": "2030-01-01"} if waived else None,
+        }
+        for i, (severity, status, waived) in enumerate(specs)
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(findings_strategy, st.sampled_from(SEVERITIES))
+def test_score_is_bounded_monotone_and_explained(specs, extra):
+    findings = make(specs)
+    score = score_findings(findings, WEIGHTS)
+    assert 0 <= score < 100
+    assert sum(f["contribution"] for f in findings) == pytest.approx(score, abs=1e-4)
+    for f in findings:
+        if f["status"] != "active" or f["waived"]:
+            assert f["contribution"] == 0
+    more = make([*specs, (extra, "active", False)])
+    assert score_findings(more, WEIGHTS) >= score - 1e-9
+
+
+def test_score_formula_and_tier():
+    findings = make(
+        [("high", "active", False), ("medium", "active", False), ("critical", "upcoming", False)]
+    )
+    assert score_findings(findings, WEIGHTS) == pytest.approx(100 * (1 - (1 - 0.6) * (1 - 0.3)))
+    assert tier(findings, TIERS) == "high"
+    assert tier(make([("critical", "active", True)]), TIERS) == "clear"
+    assert tier(make([("info", "active", False)]), TIERS) == "clear"
+    assert tier(make([]), TIERS, midstream_unverified=True) == "low"
+
+
+def test_hhi():
+    assert hhi({"CN": 1.0}) == 10000
+    assert hhi({"CN": 0.5, "AU": 0.5}) == 5000
+    assert hhi({"CN": 0.5, "unverified": 0.5}) == 10000  # over verified shares only
+    assert hhi({"unverified": 1.0}) is None
+
+
+def test_passes_2027_needs_zero_covered_and_zero_unverified():
+    base = {"mining": 0.0, "separation": 0.0, "metal": None, "alloy": None, "magnet": None}
+    assert passes_2027({"stage_exposure": base, "stage_unverified": base})
+    assert not passes_2027({"stage_exposure": {**base, "mining": 0.01}, "stage_unverified": base})
+    assert not passes_2027(
+        {"stage_exposure": base, "stage_unverified": {**base, "separation": 0.2}}
+    )
