@@ -99,7 +99,8 @@ def load_waivers(path: Path) -> list[Waiver]:
                     file=str(path),
                 )
             )
-        raise WaiverError(f"invalid waivers file {path}", issues)
+        detail = f": {issues[0].message}" if len(issues) == 1 else f": {len(issues)} problems"
+        raise WaiverError(f"invalid waivers file {path}{detail}", issues)
     waivers = []
     for index, entry in enumerate(raw["waivers"]):
         try:

@@ -197,6 +197,14 @@ def kind_of(document: dict[str, Any]) -> str:
     return str(document.get("kind", "ruleset"))
 
 
+def _rules_error(issues: list[Issue], headline: str = "invalid rules") -> RulesError:
+    """One error for every problem found; a single problem is spelled out in the headline."""
+    if len(issues) == 1:
+        issue = issues[0]
+        return RulesError(f"{headline}: {issue.file}: {issue.message}", issues)
+    return RulesError(f"{headline}: {len(issues)} problems", issues)
+
+
 def _resolve_spec(spec: str) -> Path:
     if spec.startswith(BUILTIN_PREFIX):
         name = spec[len(BUILTIN_PREFIX) :]
@@ -311,13 +319,13 @@ def load_rulebook(specs: tuple[str, ...] | list[str] = ()) -> RuleBook:
         elif not found:
             documents.append((path, document, digest))
     if issues:
-        raise RulesError(f"invalid rules: {len(issues)} problem(s)", issues)
+        raise _rules_error(issues)
     groups_doc, _ = read_document(shared["groups"])
     scoring_doc, _ = read_document(shared["scoring"])
     for role, document in (("groups", groups_doc), ("scoring", scoring_doc)):
         found = validate_document(document, str(shared[role]))
         if found or kind_of(document) != role:
-            raise RulesError(f"invalid {role} file {shared[role]}", found)
+            raise _rules_error(found, f"invalid {role} file {shared[role]}")
     groups = _groups(groups_doc, str(shared["groups"]))
     if "covered" not in groups:
         raise RulesError(f"{shared['groups']}: a group named 'covered' is required")
@@ -360,7 +368,7 @@ def load_rulebook(specs: tuple[str, ...] | list[str] = ()) -> RuleBook:
             )
         )
     if issues:
-        raise RulesError(f"invalid rules: {len(issues)} problem(s)", issues)
+        raise _rules_error(issues)
     ids = [rs.id for rs in rulesets]
     if len(set(ids)) != len(ids):
         raise RulesError(f"two rulesets share an id: {sorted(i for i in ids if ids.count(i) > 1)}")
