@@ -21,6 +21,8 @@ from feocscreen.portfolio import Portfolio
 from feocscreen.validate import load_portfolio
 
 distributed = pytest.importorskip("distributed")
+# dask's Parquet reader still calls reset_index(inplace=True), which pandas 3.1 deprecates.
+pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword:DeprecationWarning")
 
 SUPPLIER_HEADERS = ["Supplier ID", "Supplier Name", "Country", "Stage", "Annual Spend (USD)"]
 SOURCING_HEADERS = ["Supplier ID", "Stage", "Country", "Share %", "Upstream Supplier ID"]
@@ -219,3 +221,42 @@ def test_supplier_table_flattens_results_for_parquet(tmp_path: Path) -> None:
     assert table.loc[0, "exposure_magnet"] == 1.0
     assert "feoc.x" in table.loc[0, "findings"]
     assert '"by_tier"' in written[1].read_text()
+
+
+VOLATILE_KEYS = {"generated_at", "file", "path", "sha256", "inputs", "audit", "command_line"}
+
+
+def _comparable(value: Any) -> Any:
+    """A result with what legitimately differs between the engines removed (file names, hashes,
+    timings), and lists of issues in a stable order."""
+    if isinstance(value, dict):
+        return {k: _comparable(v) for k, v in value.items() if k not in VOLATILE_KEYS}
+    if isinstance(value, list):
+        items = [_comparable(v) for v in value]
+        if items and all(isinstance(v, dict) and "code" in v for v in items):
+            return sorted(items, key=repr)
+        return items
+    return value
+
+
+def test_screen_dask_gives_the_local_verdict(tmp_path: Path, cluster_client: Any) -> None:
+    from datetime import date
+
+    from feocscreen import api
+    from feocscreen.models import ScreenConfig
+
+    as_of = date(2026, 11, 28)
+    workbook = _write_workbook(tmp_path / "portfolio.xlsx")
+    tables = _write_tables(tmp_path / "tables", "parquet", parts=3)
+    local = api.screen(ScreenConfig(inputs=(workbook,), as_of=as_of))
+    distributed_result = engine_dask.screen_dask(
+        ScreenConfig(inputs=(tables,), as_of=as_of),
+        scheduler=cluster_client,
+        output=tmp_path / "out",
+    )
+    assert local.data["suppliers"], "the comparison needs screened suppliers"
+    assert {s["tier"] for s in local.data["suppliers"]} - {"clear"}, "and some findings"
+    assert _comparable(distributed_result.data) == _comparable(local.data)
+    written = pd.read_parquet(tmp_path / "out" / "suppliers.parquet")
+    assert written["supplier_id"].tolist() == [s["supplier_id"] for s in local.data["suppliers"]]
+    assert written["tier"].tolist() == [s["tier"] for s in local.data["suppliers"]]
