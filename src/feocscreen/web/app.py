@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from email.utils import formatdate
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -146,9 +147,11 @@ def _is_file(value: Any) -> TypeGuard[UploadFile]:
     return isinstance(value, UploadFile)
 
 
-def _chosen(value: Any) -> TypeGuard[UploadFile]:
+def _blank(value: Any) -> bool:
     """A browser sends an empty, nameless part for a file input left empty."""
-    return _is_file(value) and bool(value.filename)
+    if _is_file(value):
+        return not value.filename
+    return not str(value).strip()
 
 
 def _parse_as_of(text: str) -> date:
@@ -175,15 +178,16 @@ async def _build_config(form: FormData, workdir: Path) -> ScreenConfig:
     lists: list[Path] = []
     known_rulesets = shipped.names()
     for key, value in form.multi_items():
+        if _blank(value):
+            continue  # a file input or checkbox group left empty
+        if key in ("workbook", "lists") and not _is_file(value):
+            raise WebError(400, "bad-field", f"{key} must be an uploaded file.")
         if key == "workbook":
-            if not _chosen(value):
-                raise WebError(
-                    400, "no-workbook", "Choose a supplier workbook (.xlsx or .csv) to screen."
-                )
             inputs.append(await _save(value, workdir / "inputs", "suppliers.xlsx"))
+        elif key == "lists":
+            lists.append(await _save(value, workdir / "lists", "watchlist.csv"))
         elif key == "rules" and _is_file(value):
-            if _chosen(value):
-                rules.append(str(await _save(value, workdir / "rules", "rules.yaml")))
+            rules.append(str(await _save(value, workdir / "rules", "rules.yaml")))
         elif key == "rules":
             name = str(value).strip().removeprefix("builtin:")
             if name not in known_rulesets:
@@ -194,11 +198,6 @@ async def _build_config(form: FormData, workdir: Path) -> ScreenConfig:
                     f"Unknown ruleset {name!r}; shipped rulesets: {choices}.",
                 )
             rules.append(f"builtin:{name}")
-        elif key == "lists":
-            if not _is_file(value):
-                raise WebError(400, "bad-field", "lists must be uploaded files (CSV watchlists).")
-            if _chosen(value):
-                lists.append(await _save(value, workdir / "lists", "watchlist.csv"))
         elif _is_file(value):
             raise WebError(400, "bad-field", f"{key} must be a text field, not a file.")
     if not inputs:
@@ -420,7 +419,7 @@ def _outcome_error(outcome: ScreeningOutcome) -> WebError:
 
 
 def _http_time(epoch: float) -> str:
-    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(epoch))
+    return formatdate(epoch, usegmt=True)
 
 
 def _clock_time(epoch: float) -> str:
