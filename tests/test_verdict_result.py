@@ -1,0 +1,179 @@
+"""The JSON result end to end: schema, determinism, stable finding ids, the screen command and exit codes."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import date
+from pathlib import Path
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+from feocscreen.api import result_schema, screen
+from feocscreen.cli import main
+from feocscreen.models import ScreenConfig
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+DEMO = FIXTURES / "demo_suppliers.xlsx"
+LISTS = FIXTURES / "lists" / "simple_illustrative.csv"
+AS_OF = date(2026, 11, 28)
+
+
+def stable(data: dict) -> dict:
+    """The result without the fields that change between identical runs."""
+    data = copy.deepcopy(data)
+    data.pop("generated_at")
+    data["audit"].pop("timings")
+    data["audit"].pop("command_line")
+    return data
+
+
+@pytest.fixture(scope="module")
+def demo() -> dict:
+    return screen(ScreenConfig(inputs=(DEMO,), lists=(LISTS,), as_of=AS_OF)).data
+
+
+def test_demo_result_validates_and_has_the_report_additions(demo):
+    jsonschema.Draft202012Validator(result_schema()).validate(demo)
+    assert demo["lists"] and demo["lists"][0]["rows_by_source"]
+    summary = demo["summary"]
+    assert set(summary["stage_country_share"]) == {
+        "mining",
+        "separation",
+        "metal",
+        "alloy",
+        "magnet",
+    }
+    for shares in summary["stage_country_share"].values():
+        assert sum(shares.values()) == pytest.approx(1.0, abs=1e-6)
+    assert 0 <= summary["portfolio_midstream_exposure"] <= 1
+    assert sum(v for k, v in summary["by_tier"].items() if k != "not_screened") == len(
+        demo["suppliers"]
+    )
+    audit = demo["audit"]
+    assert audit["settings"]["indirect_method"] == "multiply"
+    assert (
+        audit["settings"]["hk_mo_jurisdiction"] is True
+        and audit["settings"]["hk_mo_origin"] is True
+    )
+    assert audit["settings"]["taxable_year_start"] == "2026-01-01"
+    assert "pandas" in audit["libraries"]
+    assert [r["id"] for r in demo["rulesets"]] == ["allied", "dfars", "feoc", "pfe"]
+    assert set(demo["waivers"]) == {"applied", "expired", "unused"}
+    for supplier in demo["suppliers"]:
+        assert set(supplier["stage_country"]) == {
+            s for s, v in supplier["stage_exposure"].items() if v is not None
+        }
+
+
+def test_same_input_same_result(demo):
+    again = screen(ScreenConfig(inputs=(DEMO,), lists=(LISTS,), as_of=AS_OF)).data
+    assert json.dumps(stable(demo), sort_keys=False) == json.dumps(stable(again), sort_keys=False)
+
+
+def test_finding_ids_do_not_depend_on_row_positions(make_workbook, tmp_path):
+    suppliers = [["A", "Alpha", "US", "magnet", 1], ["B", "Beta", "CN", "alloy", 2]]
+    sourcing = [
+        ["A", "alloy", "CN", 50, None],
+        ["A", "alloy", "JP", 50, None],
+        ["B", "alloy", "CN", 100, None],
+    ]
+    first = make_workbook(suppliers=suppliers, sourcing=sourcing, name="one.xlsx")
+    second = make_workbook(suppliers=suppliers[::-1], sourcing=sourcing[::-1], name="two.xlsx")
+    ids = []
+    for path in (first, second):
+        data = screen(ScreenConfig(inputs=(Path(path),), as_of=AS_OF)).data
+        ids.append(sorted(f["finding_id"] for s in data["suppliers"] for f in s["findings"]))
+    assert ids[0] == ids[1] and ids[0]
+
+
+def test_not_screened_suppliers_are_listed_and_gate_as_high(make_workbook):
+    path = make_workbook(
+        suppliers=[["A", "Alpha", "US", "magnet", 1], ["B", "Beta", None, "magnet", 1]]
+    )
+    result = screen(ScreenConfig(inputs=(Path(path),), as_of=AS_OF, fail_on="high"))
+    assert [s["supplier_id"] for s in result.data["suppliers"]] == ["A"]
+    assert [n["supplier_id"] for n in result.data["not_screened"]] == ["B"]
+    assert result.gate is not None and "not-screened:B" in result.gate.counted
+
+
+def test_screen_command_writes_json_and_report(tmp_path):
+    out = tmp_path / "out" / "result.json"
+    report = tmp_path / "report.xlsx"
+    result = CliRunner().invoke(
+        main, ["screen", str(DEMO), "--as-of", "2026-11-28", "--json", str(out), "-o", str(report)]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(result_schema()).validate(data)
+    assert data["as_of"] == "2026-11-28"
+    assert "critical" in result.output and str(out) in result.output
+    assert load_workbook(report, read_only=True).sheetnames[0] == "Summary"
+
+
+def test_screen_json_to_stdout_and_gate_exit_codes(make_workbook):
+    clean = make_workbook(
+        suppliers=[["A", "Alpha", "US", "magnet", 1]],
+        sourcing=[
+            ["A", s, c, 100, None]
+            for s, c in (
+                ("mining", "AU"),
+                ("separation", "EE"),
+                ("metal", "JP"),
+                ("alloy", "JP"),
+                ("magnet", "US"),
+            )
+        ],
+        name="clean.xlsx",
+    )
+    runner = CliRunner()
+    ok = runner.invoke(main, ["screen", str(clean), "--json", "-", "-q", "--fail-on", "low"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.stdout)["suppliers"][0]["tier"] == "clear"
+    # Upcoming 2027 finding: does not trip --fail-on critical, trips it with --fail-on-upcoming.
+    upcoming = make_workbook(
+        suppliers=[["B", "Beta", "US", "magnet", 1]],
+        sourcing=[
+            ["B", s, c, 100, None]
+            for s, c in (
+                ("mining", "CN"),
+                ("separation", "EE"),
+                ("metal", "JP"),
+                ("alloy", "JP"),
+                ("magnet", "US"),
+            )
+        ],
+        name="upcoming.xlsx",
+    )
+    args = ["screen", str(upcoming), "--as-of", "2026-11-28", "-q", "--fail-on", "critical"]
+    assert runner.invoke(main, args).exit_code == 0
+    assert runner.invoke(main, [*args, "--fail-on-upcoming"]).exit_code == 1
+    assert (
+        runner.invoke(
+            main, ["screen", str(upcoming), "--as-of", "2027-02-01", "-q", "--fail-on", "critical"]
+        ).exit_code
+        == 1
+    )
+
+
+def test_strict_turns_input_errors_into_exit_2(make_workbook):
+    path = make_workbook(
+        suppliers=[["A", "Alpha", "US", "magnet", 1], ["B", "Beta", None, "magnet", 1]]
+    )
+    runner = CliRunner()
+    assert runner.invoke(main, ["screen", str(path), "-q"]).exit_code == 0
+    strict = runner.invoke(main, ["screen", str(path), "-q", "--strict"])
+    assert strict.exit_code == 2 and "--strict" in strict.output
+
+
+def test_bad_rules_and_bad_dates_are_usage_errors(make_workbook, tmp_path):
+    path = make_workbook(suppliers=[["A", "Alpha", "US", "magnet", 1]])
+    runner = CliRunner()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: x\n", encoding="utf-8")
+    result = runner.invoke(main, ["screen", str(path), "-r", str(bad)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert runner.invoke(main, ["screen", str(path), "--as-of", "yesterday"]).exit_code == 2
