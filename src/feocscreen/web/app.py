@@ -180,12 +180,13 @@ async def _build_config(form: FormData, workdir: Path) -> ScreenConfig:
     for key, value in form.multi_items():
         if _blank(value):
             continue  # a file input or checkbox group left empty
-        if key in ("workbook", "lists") and not _is_file(value):
-            raise WebError(400, "bad-field", f"{key} must be an uploaded file.")
-        if key == "workbook":
-            inputs.append(await _save(value, workdir / "inputs", "suppliers.xlsx"))
-        elif key == "lists":
-            lists.append(await _save(value, workdir / "lists", "watchlist.csv"))
+        if key in ("workbook", "lists"):
+            if not _is_file(value):
+                raise WebError(400, "bad-field", f"{key} must be an uploaded file.")
+            if key == "workbook":
+                inputs.append(await _save(value, workdir / "inputs", "suppliers.xlsx"))
+            else:
+                lists.append(await _save(value, workdir / "lists", "watchlist.csv"))
         elif key == "rules" and _is_file(value):
             rules.append(str(await _save(value, workdir / "rules", "rules.yaml")))
         elif key == "rules":
