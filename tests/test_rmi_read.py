@@ -546,3 +546,65 @@ def test_absurdly_long_lists_are_cut_with_a_warning(
     assert [r["country"] for r in report.sourcing] == ["CN", "MY"]
     [issue] = [i for i in report.issues if i.code == "rmi-list-truncated"]
     assert issue.sheet == "Smelter List"
+
+
+def test_rows_of_ignored_minerals_raise_no_country_errors(tmp_path: Path) -> None:
+    spec = TemplateSpec(
+        minerals=["Rare Earth Elements", "Zinc"],
+        smelters=[
+            smelter(CHINA_REFINER),
+            smelter("Smelter not listed", metal="Zinc", name="Z", country="Atlantis"),
+            smelter("Smelter not listed", metal="Cobalt", name="C", country="Korea"),
+        ],
+    )
+    report = read(tmp_path, spec)
+    assert not report.errors  # zinc and (for an NdFeB supplier) cobalt are outside the chain
+    assert report.minerals_ignored == ["Cobalt", "Zinc"]
+
+
+def test_mine_list_links_to_a_smelter_by_its_dropdown_name(tmp_path: Path) -> None:
+    spec = TemplateSpec(
+        smelters=[smelter(CHINA_REFINER), smelter(MALAYSIA_REFINER)],
+        mines=[
+            {
+                "metal": "Rare Earth Elements",
+                "smelter": MALAYSIA_REFINER,
+                "name": "Mount Weld",
+                "country": "AUSTRALIA",
+            }
+        ],
+    )
+    mining = by_stage(read(tmp_path, spec), "mining")
+    # Kuantan's mine is known; Baotou declared none (one unverified source).
+    assert shares_by_country(mining) == {None: 0.5, "AU": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("address", "country"),
+    [
+        ("Nanshan, Shenzhen 518000 P.R. China", "CN"),
+        ("12 Teheran-ro, Seoul, KOREA, REPUBLIC OF", "KR"),
+        ("Tokyo 100-0001 Japan", "JP"),
+        ("1 Main Street, Springfield", None),
+    ],
+)
+def test_company_country_from_the_declared_address(
+    tmp_path: Path, address: str, country: str | None
+) -> None:
+    report = read(tmp_path, TemplateSpec(declaration={"address": address}))
+    assert report.suppliers[0]["country"] == country
+    assert ("rmi-no-company-country" in codes(report)) is (country is None)
+
+
+def test_japanese_title_with_full_width_brackets_is_recognised(tmp_path: Path) -> None:
+    spec = TemplateSpec(
+        language="日本語 Japanese",
+        rendered=True,
+        with_language_sheet=False,
+        with_revision_sheet=False,
+    )
+    path = build_template(tmp_path / "ja.xlsx", spec)
+    book = openpyxl.load_workbook(path)
+    del book["Minerals Scope"]  # leave the title (D2 shows （AMRT）) as the only marker
+    book.save(path)
+    assert rmi.read_rmi(path).template == "AMRT 1.3"

@@ -35,6 +35,7 @@ import csv
 import io
 import math
 import re
+import unicodedata
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -617,7 +618,7 @@ def _detect(book: _Workbook) -> TemplateInfo:
         texts.extend(declaration.text(r, c) for r in range(1, 4) for c in range(0, 12))
     kind = "unknown"
     for text in texts:
-        upper = text.upper()
+        upper = unicodedata.normalize("NFKC", text).upper()  # （AMRT） in Japanese
         found = next((k for marker, k in TEMPLATE_MARKERS if marker in upper), None)
         if found:
             kind = found
@@ -837,12 +838,14 @@ class _Smelter:
     metal: str
     family: str
     name: str | None
-    country: str | None  # ISO alpha-2 or None
+    country_text: str  # as written (or from the look-up); resolved only if in the chain
     cid: str | None
     status: str  # "identified" | "not_identified" | "not_listed"
     mine_names: list[str]
     mine_countries: list[str]
     recycled: bool
+    aliases: frozenset[str] = frozenset()  # name keys a Mine List row may use for it
+    country: str | None = None  # ISO alpha-2 once resolved; None = unverified
 
 
 @dataclass
@@ -1163,52 +1166,56 @@ class _Reader:
                 or (entry["cid"] if entry else "")
                 or (cid_input if re.fullmatch(r"CID\d+", cid_input.upper()) else "")
             )
-            country: str | None = None
-            if status != "not_identified" and family != "other":
-                country = self.country(
-                    country_text, SMELTER_SHEET, f"E{row}", "country", "Smelter Country"
-                )
+            aliases = {_name_key(n) for n in (name, lookup, typed_name) if n}
+            if entry:
+                aliases |= {_name_key(entry["alias"]), _name_key(entry["standard"])}
             smelters.append(
                 _Smelter(
                     row=row,
                     metal=metal,
                     family=family,
                     name=name,
-                    country=country,
+                    country_text=country_text,
                     cid=cid.upper() or None,
                     status=status,
                     mine_names=_split_list(cells[SL_MINES]),
                     mine_countries=[cells[SL_MINE_COUNTRIES]] if cells[SL_MINE_COUNTRIES] else [],
                     recycled=_fold(cells[SL_RECYCLED]) in YES_WORDS,
+                    aliases=frozenset(aliases - {""}),
                 )
             )
-            if status == "not_listed" and not name and family != "other":
-                self.issue(
-                    RMI_SMELTER_UNNAMED,
-                    WARNING,
-                    "'Smelter not listed' needs the smelter's name in column D; counted as an "
-                    "unverified source",
-                    sheet=SMELTER_SHEET,
-                    cell=f"D{row}",
-                    column="operator",
-                    header="Smelter Name",
-                )
-            elif (
-                status != "not_identified"
-                and family != "other"
-                and country is None
-                and not any(i.cell == f"E{row}" and i.sheet == SMELTER_SHEET for i in self.issues)
-            ):
-                self.issue(
-                    RMI_SMELTER_NO_COUNTRY,
-                    WARNING,
-                    f"{name or 'this smelter'} has no country; counted as an unverified source",
-                    sheet=SMELTER_SHEET,
-                    cell=f"E{row}",
-                    column="country",
-                    header="Smelter Country",
-                )
         return smelters
+
+    def resolve_smelter(self, smelter: _Smelter) -> None:
+        """Country of a smelter in the chain, with the Checker's complaints about it."""
+        if smelter.status == "not_identified":
+            return
+        row = smelter.row
+        errors_before = len(self.issues)
+        smelter.country = self.country(
+            smelter.country_text, SMELTER_SHEET, f"E{row}", "country", "Smelter Country"
+        )
+        if smelter.status == "not_listed" and not smelter.name:
+            self.issue(
+                RMI_SMELTER_UNNAMED,
+                WARNING,
+                "'Smelter not listed' needs the smelter's name in column D; counted as an "
+                "unverified source",
+                sheet=SMELTER_SHEET,
+                cell=f"D{row}",
+                column="operator",
+                header="Smelter Name",
+            )
+        elif smelter.country is None and len(self.issues) == errors_before:
+            self.issue(
+                RMI_SMELTER_NO_COUNTRY,
+                WARNING,
+                f"{smelter.name or 'this smelter'} has no country; counted as an unverified source",
+                sheet=SMELTER_SHEET,
+                cell=f"E{row}",
+                column="country",
+                header="Smelter Country",
+            )
 
     def lookup_tables(
         self,
@@ -1275,21 +1282,6 @@ class _Reader:
                 )
                 continue
             recycled = _is_recycled(name) or _is_recycled(country_text)
-            country = None
-            if not recycled and family != "other":
-                country = self.country(
-                    country_text, MINE_SHEET, f"F{row}", "country", "Mine Facility Country"
-                )
-                if country is None and not country_text:
-                    self.issue(
-                        RMI_MINE_NO_COUNTRY,
-                        WARNING,
-                        f"mine {name or mine_id} has no country; counted as an unverified source",
-                        sheet=MINE_SHEET,
-                        cell=f"F{row}",
-                        column="country",
-                        header="Mine Facility Country",
-                    )
             mines.append(
                 {
                     "row": row,
@@ -1298,7 +1290,7 @@ class _Reader:
                     "smelter": smelter,
                     "name": name or None,
                     "id": mine_id or None,
-                    "country": country,
+                    "country_text": country_text,
                     "recycled": recycled,
                 }
             )
@@ -1369,12 +1361,14 @@ class _Reader:
         if not address:
             return None
         parts = [p.strip() for p in re.split(r"[,\n;]+", address) if p.strip()]
-        for size in (3, 2, 1):  # "KOREA, REPUBLIC OF" spans two comma parts
-            if len(parts) >= size:
-                candidate = ", ".join(parts[-size:])
-                result = to_alpha2(re.sub(r"\d+", "", candidate).strip(" ,-"))
-                if result.status == "ok":
-                    return result.code
+        candidates = [", ".join(parts[-size:]) for size in (3, 2, 1) if len(parts) >= size]
+        if parts:  # "Shenzhen 518000 P.R. China": the last words of the last part
+            words = re.sub(r"\d+", " ", parts[-1]).split()
+            candidates += [" ".join(words[-size:]) for size in (4, 3, 2, 1) if len(words) > size]
+        for candidate in candidates:
+            result = to_alpha2(re.sub(r"\d+", "", candidate).strip(" ,-"))
+            if result.status == "ok":
+                return result.code
         return None
 
     # -- sourcing
@@ -1389,6 +1383,8 @@ class _Reader:
         refiners: list[_Source] = []
         seen: dict[tuple[Any, ...], int] = {}
         in_chain = [s for s in smelters if s.family in relevant]
+        for smelter in in_chain:
+            self.resolve_smelter(smelter)
         for smelter in in_chain:
             if smelter.status == "not_identified":
                 refiners.append(
@@ -1456,9 +1452,8 @@ class _Reader:
         linked: set[int] = set()
         for smelter in smelters:
             own: list[_Source] = []
-            names = {_name_key(n) for n in (smelter.name,) if n}
             for mine in mines:
-                if mine["smelter"] and names and _name_key(mine["smelter"]) in names:
+                if mine["smelter"] and _name_key(mine["smelter"]) in smelter.aliases:
                     linked.add(mine["row"])
                     own.append(self.mine_source(mine, smelter))
             if smelter.recycled:
@@ -1503,6 +1498,23 @@ class _Reader:
         return unique
 
     def mine_source(self, mine: dict[str, Any], smelter: _Smelter | None) -> _Source:
+        """A Mine List row as a mining (or recycling) source; its country resolved once."""
+        if "country" not in mine and not mine["recycled"]:
+            row, text = mine["row"], mine["country_text"]
+            mine["country"] = self.country(
+                text, MINE_SHEET, f"F{row}", "country", "Mine Facility Country"
+            )
+            if mine["country"] is None and not text:
+                self.issue(
+                    RMI_MINE_NO_COUNTRY,
+                    WARNING,
+                    f"mine {mine['name'] or mine['id']} has no country; counted as an unverified "
+                    "source",
+                    sheet=MINE_SHEET,
+                    cell=f"F{row}",
+                    column="country",
+                    header="Mine Facility Country",
+                )
         if mine["recycled"]:
             country = smelter.country if smelter else None
             return _Source(
