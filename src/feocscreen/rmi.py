@@ -37,7 +37,6 @@ import math
 import re
 import unicodedata
 import zipfile
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -366,10 +365,12 @@ class TemplateInfo:
 
     @property
     def label(self) -> str:
+        """How reports name it: "AMRT 1.3"."""
         return f"{self.kind} {self.version}" if self.version else self.kind
 
     @property
     def supported(self) -> bool:
+        """True for the versions this reader was built against (AMRT 1.1–1.3, EMRT 1.x–2.x)."""
         bounds = SUPPORTED_VERSIONS.get(self.kind)
         parsed = _version_tuple(self.version)
         if bounds is None or parsed is None:
@@ -380,7 +381,12 @@ class TemplateInfo:
 
 @dataclass
 class RmiReport:
-    """One RMI file read as one supplier: its row, its sourcing rows, its issues."""
+    """One RMI file read as one supplier: its row, its sourcing rows, its issues.
+
+    ``suppliers`` and ``sourcing`` hold plain records with the Portfolio's columns
+    plus ``_file``/``_sheet``/``_row``; ``layouts`` give the A1 column of each field
+    on the Declaration, Smelter List and Mine List, for evidence cells.
+    """
 
     file: str
     template: str
@@ -398,6 +404,7 @@ class RmiReport:
 
     @property
     def supplier_id(self) -> str | None:
+        """The one supplier this file stands for (None for a CMRT); every issue belongs to it."""
         return self.suppliers[0]["supplier_id"] if self.suppliers else None
 
 
@@ -1011,7 +1018,7 @@ class _Reader:
                 f"no {'rare earths' if material == 'ndfeb' else 'samarium or cobalt'} declared; "
                 "every stage of this supplier's chain is unverified",
                 sheet=DECLARATION_SHEET,
-                cell=MINERAL_CELLS.get(family, ("D12",))[0] if MINERAL_CELLS.get(family) else "D12",
+                cell=(MINERAL_CELLS.get(family) or ("D12",))[0],
             )
         elif not any(s.family in relevant for s in smelters):
             self.issue(
@@ -1736,10 +1743,3 @@ def _mapping_for(
         if key in folded:
             return folded[key]
     return None
-
-
-def read_many(
-    paths: Iterable[Path], suppliers_map: dict[str, dict[str, Any]] | None = None
-) -> list[RmiReport]:
-    """Read several RMI files (a folder of suppliers' reports), in the order given."""
-    return [read_rmi(Path(p), suppliers_map) for p in paths]
