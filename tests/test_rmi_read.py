@@ -89,7 +89,7 @@ def test_rows_carry_the_contract_keys_and_their_cells(tmp_path: Path) -> None:
     assert (supplier["_sheet"], supplier["_row"]) == ("Declaration", 8)
     assert math.isnan(supplier["annual_spend_usd"])
     [row] = report.sourcing
-    assert set(row) == {*SOURCING_COLUMNS, "_file", "_sheet", "_row"}
+    assert set(row) == {*SOURCING_COLUMNS, "_file", "_sheet", "_row", "_field"}
     assert (row["_sheet"], row["_row"], row["supplier_id"]) == (
         "Smelter List",
         5,
@@ -608,3 +608,11 @@ def test_japanese_title_with_full_width_brackets_is_recognised(tmp_path: Path) -
     del book["Minerals Scope"]  # leave the title (D2 shows （AMRT）) as the only marker
     book.save(path)
     assert rmi.read_rmi(path).template == "AMRT 1.3"
+
+
+def test_each_source_names_the_cell_it_rests_on(tmp_path: Path) -> None:
+    spec = TemplateSpec(smelters=[smelter(CHINA_REFINER, mine_countries="MYANMAR")])
+    report = read(tmp_path, spec)
+    layout = {layout.sheet: layout for layout in report.layouts}["Smelter List"]
+    cells = {r["stage"]: f"{layout.columns[r['_field']][1]}{r['_row']}" for r in report.sourcing}
+    assert cells == {"separation": "E5", "mining": "O5"}

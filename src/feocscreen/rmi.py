@@ -342,6 +342,8 @@ SOURCE_LAYOUTS: dict[str, dict[str, tuple[str, str]]] = {
         "operator": ("Smelter Name", "D"),
         "country": ("Smelter Country", "E"),
         "facility": ("Smelter Identification", "F"),
+        "mine_country": ("Location (Country) of Mine(s)", "O"),
+        "recycled": ("100% recycled or scrap feedstock?", "P"),
     },
     MINE_SHEET: {
         "stage": ("Metal", "A"),
@@ -866,6 +868,7 @@ class _Source:
     sheet: str
     row: int
     placeholder: bool = False
+    field: str = "country"  # the field whose cell is the evidence (see SOURCE_LAYOUTS)
 
     def key(self) -> tuple[Any, ...] | None:
         if self.placeholder:
@@ -1449,6 +1452,7 @@ class _Reader:
                         "_file": self.file,
                         "_sheet": self.book.real_name(source.sheet),
                         "_row": source.row,
+                        "_field": source.field,
                     }
                 )
         return rows
@@ -1472,6 +1476,7 @@ class _Reader:
                         "100% recycled or scrap feedstock",
                         SMELTER_SHEET,
                         smelter.row,
+                        field="recycled",
                     )
                 )
             own.extend(self.column_mines(smelter))
@@ -1485,6 +1490,7 @@ class _Reader:
                         SMELTER_SHEET,
                         smelter.row,
                         placeholder=True,
+                        field="mine_country",
                     )
                 )
             sources.extend(own)
@@ -1549,6 +1555,7 @@ class _Reader:
                     "recycled or scrap feedstock",
                     SMELTER_SHEET,
                     smelter.row,
+                    field="mine_country",
                 )
             )
         countries: list[str | None] = []
@@ -1588,7 +1595,11 @@ class _Reader:
             )
             pairs = [(None, c) for c in countries]
         for name, country in pairs:
-            sources.append(_Source("mining", country, name, None, SMELTER_SHEET, smelter.row))
+            sources.append(
+                _Source(
+                    "mining", country, name, None, SMELTER_SHEET, smelter.row, field="mine_country"
+                )
+            )
         return sources
 
     # -- ignored minerals
