@@ -759,10 +759,13 @@ class _ReportWriter:
                 if _issue_key(reason) not in listed:
                     yield _issue_row(reason, str(entry.get("supplier_id")))
         waivers = waiver_lists(self.data)
+        reported = {issue.get("code") for issue in issues(self.data)}
         for kind, code, text in (
             ("expired", "waiver-expired", "EXPIRED waiver no longer applies"),
             ("unused", "waiver-unused", "waiver matched no finding"),
         ):
+            if code in reported:
+                continue  # the run already listed these as validation warnings
             for waiver in waivers[kind]:
                 yield [
                     "warning",

@@ -54,7 +54,9 @@ def render(data: Result, gate: Gate | None = None) -> str:
         if gate.get("baseline"):
             scope += f", new since baseline {gate['baseline']}"
         lines.append(f"gate {verdict} ({scope}): {len(counted)} counted")
-        lines.extend(f"  {clean_text(reason)}" for reason in gate.get("reasons") or [])
+        reasons = list(gate.get("reasons") or [])
+        if reasons:  # the headline; the counted findings themselves are listed below
+            lines.append(f"  {clean_text(reasons[0])}")
     elif listed:
         lines.append("active unwaived findings and suppliers not screened:")
     lines.extend(listed[:MAX_LISTED])
