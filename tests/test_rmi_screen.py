@@ -159,3 +159,20 @@ def test_an_rmi_file_with_a_blocking_error_is_not_screened(tmp_path: Path) -> No
     [entry] = data["not_screened"]
     assert entry["supplier_id"] == "nameless"
     assert entry["reasons"][0]["cell"] == "D8"
+
+
+def test_smelter_names_are_screened_against_watchlists(tmp_path: Path) -> None:
+    watchlist = tmp_path / "list.csv"
+    watchlist.write_text(
+        "name,aliases,country,list,source_url\n"
+        "Baotou Example RE Refinery Co. Ltd,,CN,EL,https://example.invalid/list\n",
+        encoding="utf-8",
+    )
+    path = build_template(
+        tmp_path / "nordmag-amrt.xlsx", TemplateSpec(smelters=[smelter(CHINA_REFINER)])
+    )
+    code, data, output = screen(tmp_path, str(path), "-l", str(watchlist), "--as-of", "2026-11-28")
+    assert code == 0, output
+    [match] = supplier(data, "Nordmag Magnetics GmbH")["matches"]
+    assert (match["field"], match["status"]) == ("operator", "match")
+    assert match["evidence"][0]["sheet"] == "Smelter List" and match["evidence"][0]["row"] == 5
