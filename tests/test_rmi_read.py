@@ -616,3 +616,14 @@ def test_each_source_names_the_cell_it_rests_on(tmp_path: Path) -> None:
     layout = {layout.sheet: layout for layout in report.layouts}["Smelter List"]
     cells = {r["stage"]: f"{layout.columns[r['_field']][1]}{r['_row']}" for r in report.sourcing}
     assert cells == {"separation": "E5", "mining": "O5"}
+
+
+@pytest.mark.parametrize(
+    ("value", "flagged"), [("01-OCT-2026", False), ("2026-10-01", False), ("soon", True)]
+)
+def test_effective_date_typed_as_text(tmp_path: Path, value: str, flagged: bool) -> None:
+    report = read(tmp_path, TemplateSpec(declaration={"effective_date": value}))
+    found = [i for i in report.issues if i.code == "rmi-bad-date"]
+    assert bool(found) is flagged
+    if flagged:
+        assert (found[0].cell, found[0].value) == ("D27", "soon")

@@ -132,6 +132,11 @@ RMI_NOT_IN_MAP = errors.register(
     "File not in the suppliers map",
     "A suppliers map was given but does not name this file; defaults apply.",
 )
+RMI_BAD_DATE = errors.register(
+    "rmi-bad-date",
+    "Effective date unreadable",
+    "The RMI Checker wants the effective date as DD-MMM-YYYY (or a date cell).",
+)
 RMI_LIST_TRUNCATED = errors.register(
     "rmi-list-truncated",
     "List sheet truncated",
@@ -1052,6 +1057,18 @@ class _Reader:
         values: dict[str, Any] = {"cells": cells}
         for field_name, cell in cells.items():
             values[field_name] = _text(grid.cell(cell))
+        effective = grid.cell(cells["effective_date"])
+        if isinstance(effective, str) and effective.strip() and not _is_date_text(effective):
+            self.issue(
+                RMI_BAD_DATE,
+                WARNING,
+                f"effective date '{effective.strip()}' is not a date (DD-MMM-YYYY, e.g. 01-OCT-2026)",
+                sheet=DECLARATION_SHEET,
+                cell=cells["effective_date"],
+                column="effective_date",
+                header="Effective Date",
+                value=effective.strip(),
+            )
         for field_name, label in REQUIRED_FIELDS.items():
             if values.get(field_name):
                 continue
@@ -1682,6 +1699,17 @@ def _infer_material(
     if families & {"samarium", "cobalt"} and "ree" not in families:
         return "smco"
     return "ndfeb"
+
+
+def _is_date_text(text: str) -> bool:
+    """DD-MMM-YYYY as the Checker asks, or an ISO date; anything else is not a date."""
+    for form in ("%d-%b-%Y", "%Y-%m-%d", "%d-%B-%Y", "%d/%m/%Y", "%m/%d/%Y"):
+        try:
+            datetime.strptime(text.strip(), form)
+        except ValueError:
+            continue
+        return True
+    return False
 
 
 def _is_recycled(text: str) -> bool:
