@@ -289,6 +289,8 @@ def _render_markdown(diff: Mapping[str, Any]) -> str:
     counts = [
         ("Suppliers added", len(diff["suppliers_added"])),
         ("Suppliers removed", len(diff["suppliers_removed"])),
+        ("Not screened, new", len(diff["not_screened_added"])),
+        ("Not screened, resolved", len(diff["not_screened_removed"])),
         ("Tier changes", len(diff["tier_changes"])),
         ("Findings new", len(diff["findings_new"])),
         ("Findings resolved", len(diff["findings_resolved"])),
@@ -324,6 +326,12 @@ def _render_markdown(diff: Mapping[str, Any]) -> str:
         "Suppliers removed",
         supplier_header,
         [[s["supplier_id"], s["supplier_name"], s["tier"]] for s in diff["suppliers_removed"]],
+    )
+    table(
+        "Not screened",
+        ["Supplier", "Change"],
+        [[sid, "new: input errors"] for sid in diff["not_screened_added"]]
+        + [[sid, "resolved"] for sid in diff["not_screened_removed"]],
     )
     table(
         "Tier changes",
