@@ -27,8 +27,19 @@ import anyio.to_thread
 
 from ..models import ScreenConfig
 
-# Imported once in the forkserver so each forked run starts with the pipeline loaded.
-PRELOAD: list[str] = ["feocscreen.api", "feocscreen.report.excel", "feocscreen.web.runner"]
+# Imported once in the forkserver so each forked run starts with the pipeline loaded: the API
+# and every module it imports lazily (measured: a bad file answered in 0.6 s without them).
+PRELOAD: list[str] = [
+    "feocscreen.api",
+    "feocscreen.validate",
+    "feocscreen.rmi",
+    "feocscreen.match",
+    "feocscreen.watchlist",
+    "feocscreen.report.excel",
+    "feocscreen.web.runner",
+    "python_calamine",
+    "openpyxl",
+]
 
 Status = Literal["ok", "input-error", "internal-error", "timeout"]
 
