@@ -627,3 +627,26 @@ def test_effective_date_typed_as_text(tmp_path: Path, value: str, flagged: bool)
     assert bool(found) is flagged
     if flagged:
         assert (found[0].cell, found[0].value) == ("D27", "soon")
+
+
+def test_mines_typed_without_a_smelter_are_flagged(tmp_path: Path) -> None:
+    report = read(
+        tmp_path, TemplateSpec(smelters=[{"mine_names": "Bayan Obo", "mine_countries": "CHINA"}])
+    )
+    assert report.sourcing == []
+    [issue] = [i for i in report.issues if i.code == "rmi-metal-missing"]
+    assert issue.cell == "N5"
+
+
+def test_workbook_without_any_template_marker_is_read_as_an_amrt(tmp_path: Path) -> None:
+    spec = TemplateSpec(
+        kind="CMRT",  # no Mine List, no Minerals Scope; with no title, L or Revision sheet
+        minerals=[],
+        with_language_sheet=False,
+        with_revision_sheet=False,
+        smelters=[smelter(CHINA_REFINER)],
+    )
+    report = read(tmp_path, spec)
+    assert report.info.kind == "unknown"
+    assert "rmi-unknown-template" in codes(report)
+    assert [r["country"] for r in report.sourcing] == ["CN"]

@@ -1145,7 +1145,18 @@ class _Reader:
                 status = "identified"
             if not metal:
                 if not (lookup or typed_name or cid_input):
-                    continue  # only mines/comments typed: nothing to place
+                    if cells[SL_MINES] or cells[SL_MINE_COUNTRIES]:
+                        self.issue(
+                            RMI_METAL_MISSING,
+                            WARNING,
+                            "mines are typed on a row with no metal and no smelter; the row is "
+                            "ignored (list the mine on the Mine List, or name its smelter)",
+                            sheet=SMELTER_SHEET,
+                            cell=f"N{row}",
+                            column="metal",
+                            header="Metal",
+                        )
+                    continue
                 if default_metal is None:
                     self.issue(
                         RMI_METAL_MISSING,
