@@ -279,6 +279,38 @@ def test_uploaded_names_cannot_escape_the_upload_directory(
     assert uploads_left(tmp_path) == []
 
 
+def test_a_bug_is_a_500_that_says_so_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feocscreen.web import rulesets
+
+    def broken() -> list[dict[str, Any]]:
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(rulesets, "describe", broken)
+    app = create_app(WebSettings(work_root=tmp_path / "web"))
+    with TestClient(
+        app, base_url="http://127.0.0.1", client=LOOPBACK, raise_server_exceptions=False
+    ) as c:
+        response = c.get("/api/rules")
+        page = c.get("/")  # the page still loads without its ruleset list
+    assert response.status_code == 500
+    error = response.json()["error"]
+    assert error["code"] == "internal-error"
+    assert "This is a bug in feocscreen" in error["message"]
+    assert "secret internal detail" not in response.text and "Traceback" not in response.text
+    assert page.status_code == 200
+    assert "No shipped rulesets could be listed" in page.text
+
+
+def test_unknown_pages_are_404_pages(client: TestClient) -> None:
+    page = client.get("/nowhere", headers={"Accept": "text/html"})
+    assert page.status_code == 404
+    assert '<h2 id="result-heading">Not found</h2>' in page.text
+    assert client.get("/nowhere").json()["error"]["code"] == "not-found"
+    assert client.get("/screen").status_code == 405
+
+
 # -- limits ------------------------------------------------------------------------------------
 
 

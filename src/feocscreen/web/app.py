@@ -427,6 +427,12 @@ def _clock_time(epoch: float) -> str:
     return time.strftime("%H:%M UTC", time.gmtime(epoch))
 
 
+def _wants_html(request: Request) -> bool:
+    """A browser asking for a page (not the JSON API) gets the error rendered in the page."""
+    accepts_html = "text/html" in request.headers.get("accept", "")
+    return accepts_html and not request.url.path.startswith("/api/")
+
+
 def create_app(settings: WebSettings | None = None) -> Starlette:
     """The ASGI application: routes behind the request guard (token/loopback, cap, headers)."""
     settings = settings or WebSettings()
@@ -446,21 +452,23 @@ def create_app(settings: WebSettings | None = None) -> Starlette:
             "not-found" if exc.status_code == 404 else "http-error",
             str(exc.detail),
         )
-        wants_html = "text/html" in request.headers.get(
-            "accept", ""
-        ) and not request.url.path.startswith("/api/")
-        if wants_html:
+        if _wants_html(request):
             return web._page(request, exc.status_code, error=error)
         return JSONResponse(error.to_json(), status_code=exc.status_code, headers=exc.headers)
 
     async def internal_error(request: Request, exc: Exception) -> Response:
-        log.exception("internal error on %s %s", request.method, request.url.path)
+        log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
         error = WebError(
             500,
             "internal-error",
             f"internal error: {type(exc).__name__}. This is a bug in feocscreen {__version__}, "
             f"not a problem with your input. Please report it at {ISSUE_URL}.",
         )
+        if _wants_html(request):
+            try:
+                return web._page(request, 500, error=error)
+            except Exception:  # the page itself is broken: fall back to JSON
+                log.exception("rendering the error page failed")
         return JSONResponse(error.to_json(), status_code=500)
 
     @asynccontextmanager

@@ -69,9 +69,19 @@
   form.addEventListener("submit", function (event) {
     if (!form.checkValidity()) return; // let the browser point at the missing field
     event.preventDefault();
+    // The server refuses a body over its cap; say so before uploading it.
+    let total = 0;
+    form.querySelectorAll("input[type=file]").forEach(function (input) {
+      Array.prototype.forEach.call(input.files, function (file) { total += file.size; });
+    });
+    if (total > Number(form.dataset.maxBytes)) {
+      showFailure("The upload is larger than the " + form.dataset.maxLabel + " limit.");
+      return;
+    }
     const data = new FormData(form);
     const request = new XMLHttpRequest();
     request.open("POST", form.action);
+    request.setRequestHeader("Accept", "text/html");
     request.responseType = "text";
     button.disabled = true;
     form.setAttribute("aria-busy", "true");
