@@ -64,6 +64,7 @@ class Run:
     exit_code: int
     reported: dict[str, Any] = field(default_factory=dict)  # the JSON line a bench script printed
     stderr_tail: str = ""
+    stdout_tail: str = ""  # what a bench script printed, when it printed no JSON line
 
 
 @dataclass
@@ -140,7 +141,8 @@ def measure(command: list[str], timeout: float, cwd: Path) -> Run:
                 continue
             break
     # ru_maxrss is in KiB on Linux.
-    return Run(wall, usage.ru_maxrss / 1024, proc.returncode, reported, stderr[-2000:])
+    tail = "" if reported else stdout[-3000:]
+    return Run(wall, usage.ru_maxrss / 1024, proc.returncode, reported, stderr[-2000:], tail)
 
 
 def feocscreen_command() -> list[str]:
@@ -198,6 +200,7 @@ def build_cases(
     out_dir: Path,
     help_text: str,
     skip: str | None,
+    match_args: list[str],
 ) -> list[CaseResult]:
     """The command of every requested case at one size."""
     label = size_label(rows)
@@ -226,12 +229,23 @@ def build_cases(
             skip,
         ),
         "match": (
-            [sys.executable, str(MATCH_BENCH)],
+            [sys.executable, str(MATCH_BENCH), *match_args],
             None if MATCH_BENCH.exists() else "benchmarks/match_bench.py is not in the tree yet",
         ),
     }
+    entries = (
+        int(match_args[match_args.index("--entries") + 1])
+        if "--entries" in match_args[:-1]
+        else 1_000_000
+    )
     return [
-        CaseResult(case, label, rows, commands[case][0], skipped=commands[case][1])
+        CaseResult(
+            case,
+            label,
+            entries if case == "match" else rows,  # matching counts list entries
+            commands[case][0],
+            skipped=commands[case][1],
+        )
         for case in cases
     ]
 
@@ -368,6 +382,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=HERE / "results")
     parser.add_argument("--profile", action="store_true", help="also profile the JSON screen")
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
+    parser.add_argument(
+        "--match-args",
+        default="--entries 1000000",
+        help="arguments for benchmarks/match_bench.py (its rows are list entries, not Sourcing rows)",
+    )
     args = parser.parse_args(argv)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = sorted(set(cases) - set(ALL_CASES))
@@ -377,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = args.results / "outputs"
     out_dir.mkdir(exist_ok=True)
     skip, help_text = screen_options()
+    load_start = os.getloadavg()  # the machine is shared: a busy one inflates every figure
 
     records: list[dict[str, Any]] = []
     match_done = False
@@ -384,7 +404,9 @@ def main(argv: list[str] | None = None) -> int:
         rows = parse_size(text)
         workbook = ensure_data(rows, args.data)
         tables = ensure_data(rows, args.data, "parquet") if "dask" in cases else None
-        planned = build_cases(cases, rows, workbook, tables, out_dir, help_text, skip)
+        planned = build_cases(
+            cases, rows, workbook, tables, out_dir, help_text, skip, args.match_args.split()
+        )
         if match_done:  # the 1M-entry list does not depend on the workbook size: run it once
             planned = [c for c in planned if c.case != "match"]
         for repetition in range(args.repeat):
@@ -408,7 +430,11 @@ def main(argv: list[str] | None = None) -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     report = {
         "generated_at": stamp,
-        "machine": machine(),
+        "machine": {
+            **machine(),
+            "load_average_start": load_start,
+            "load_average_end": os.getloadavg(),
+        },
         "targets": {"ratio_to_floor": TARGET_RATIO, "peak_rss_mib": TARGET_PEAK_MIB},
         "results": records,
     }
