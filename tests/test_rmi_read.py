@@ -650,3 +650,16 @@ def test_workbook_without_any_template_marker_is_read_as_an_amrt(tmp_path: Path)
     assert report.info.kind == "unknown"
     assert "rmi-unknown-template" in codes(report)
     assert [r["country"] for r in report.sourcing] == ["CN"]
+
+
+def test_emrt_1x_takes_its_minerals_from_the_smelter_list(tmp_path: Path) -> None:
+    spec = TemplateSpec(
+        kind="EMRT",
+        version="1.3",
+        minerals=["Some question text", "Yes"],  # D12:G13 held other things before 2.0
+        smelters=[smelter("Kokkola Example Cobalt Refinery", metal="Cobalt")],
+    )
+    report = read(tmp_path, spec)
+    assert report.suppliers[0]["material"] == "smco"
+    assert report.minerals_ignored == []
+    assert [r["country"] for r in report.sourcing] == ["FI"]

@@ -999,7 +999,7 @@ class _Reader:
             )
         family = info.kind if info.kind in DECLARATION_FIELDS else "AMRT"
         self.load_country_codes()
-        declaration = self.read_declaration(family)
+        declaration = self.read_declaration(family, info)
         smelters = self.read_smelters(declaration["minerals"])
         mines = self.read_mines(declaration["minerals"])
         for sheet in self.book.truncated:
@@ -1042,8 +1042,12 @@ class _Reader:
         return report
 
     # -- Declaration
-    def read_declaration(self, family: str) -> dict[str, Any]:
+    def read_declaration(self, family: str, info: TemplateInfo) -> dict[str, Any]:
+        """Company fields (rows located through the L sheet), Checker gaps, minerals in scope."""
         grid = self.book.grid(DECLARATION_SHEET) or _Grid([])
+        # EMRT 1.x fixed its minerals (cobalt, mica) instead of offering picks in D12:G13.
+        parsed = _version_tuple(info.version)
+        picks = () if family == "EMRT" and parsed and parsed < (2, 0) else MINERAL_CELLS[family]
         cells = dict(DECLARATION_FIELDS[family])
         for key, labels in _language_table(self.book).items():
             match = re.fullmatch(r"DeclarationB(\d+)", key)
@@ -1093,7 +1097,7 @@ class _Reader:
                 header=label,
             )
         minerals: list[tuple[str, str]] = []  # (mineral, cell)
-        for cell in MINERAL_CELLS.get(family, ()):
+        for cell in picks:
             text = _text(grid.cell(cell))
             if not text or text.startswith("(Delete") or text.startswith("(删除"):
                 continue
@@ -1106,7 +1110,7 @@ class _Reader:
                         minerals.append((part.strip(), other_cell))
                 continue
             minerals.append((text, cell))
-        if not minerals and family in ("AMRT", "EMRT"):
+        if not minerals and picks:
             self.issue(
                 RMI_MISSING_FIELD,
                 WARNING,
