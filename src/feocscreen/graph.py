@@ -60,6 +60,9 @@ class Chains:
     paths: dict[tuple[str, str, str], list[tuple[str, ...]]]
     distribution: pd.DataFrame  # supplier_id, pos, country, share (aggregated, chain stages only)
     issues: list[Issue] = field(default_factory=list)
+    stage_rows: dict[tuple[str, str], list[int]] = field(
+        default_factory=dict
+    )  # every row behind a stage
 
     def chain(self, supplier_id: str) -> tuple[str, ...]:
         return STAGES[: self.top[supplier_id] + 1]
@@ -321,6 +324,7 @@ def _index(
     ):
         stage_country[s][STAGES[p]][c] = round(float(share), 10)
     evidence_rows: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+    stage_rows: dict[tuple[str, str], list[int]] = defaultdict(list)
     paths: dict[tuple[str, str, str], list[tuple[str, ...]]] = defaultdict(list)
     for s, p, c, via, row in zip(
         detail["supplier_id"],
@@ -333,11 +337,15 @@ def _index(
         key = (s, STAGES[p], c)
         if row >= 0 and row not in evidence_rows[key]:
             evidence_rows[key].append(int(row))
+            if row not in stage_rows[(s, STAGES[p])]:
+                stage_rows[(s, STAGES[p])].append(int(row))
         if via:
             path = tuple(str(via).split(" → "))
             if path not in paths[key]:
                 paths[key].append(path)
-    return Chains(top, stage_country, dict(evidence_rows), dict(paths), distribution, issues)
+    return Chains(
+        top, stage_country, dict(evidence_rows), dict(paths), distribution, issues, dict(stage_rows)
+    )
 
 
 def covered_share(shares: dict[str, float], covered: frozenset[str]) -> float:
