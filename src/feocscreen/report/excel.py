@@ -231,7 +231,9 @@ class _ReportWriter:
     @staticmethod
     def _text_cell(ws: WriteOnlyWorksheet, value: Any, wrap: bool = False) -> Any:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return WriteOnlyCell(ws, value=value)
+            number = WriteOnlyCell(ws, value=value)
+            number.style = "fs_top"
+            return number
         text = clean_text(value).replace("\r\n", "\n").replace("\r", "\n")  # XML keeps only \n
         if len(text) > EXCEL_MAX_CELL:
             text = text[: EXCEL_MAX_CELL - 1] + "…"
