@@ -471,15 +471,15 @@ def test_suppliers_map_sets_stage_spend_material_and_refining_stage(tmp_path: Pa
 def test_bad_suppliers_map_lists_every_problem(tmp_path: Path) -> None:
     map_file = tmp_path / "map.csv"
     map_file.write_text(
-        "file,supplier_id,stage,material,annual_spend_usd,country\n"
-        "a.xlsx,A,smelting,ndfeb,-5,China\n"
+        "file,supplier_id,stage,material,annual_spend_usd,country,dfars_exception\n"
+        "a.xlsx,A,smelting,ndfeb,-5,China,cots\n"
         ",B,magnet,gold,10,Korea\n",
         encoding="utf-8",
     )
     with pytest.raises(errors.InputError) as caught:
         rmi.load_suppliers_map(map_file)
     found = {(i.row, i.column) for i in caught.value.issues}
-    assert found == {(2, "stage"), (2, "annual_spend_usd"), (3, "file")}
+    assert found == {(2, "stage"), (2, "annual_spend_usd"), (2, "dfars_exception"), (3, "file")}
     no_file = tmp_path / "nofile.csv"
     no_file.write_text("supplier_id\nA\n")
     with pytest.raises(errors.InputError):

@@ -46,7 +46,7 @@ import python_calamine
 
 from . import errors
 from .countries import to_alpha2
-from .models import MATERIALS, SUPPLIER_STAGES, Issue
+from .models import DFARS_EXCEPTIONS, MATERIALS, SUPPLIER_STAGES, Issue
 from .portfolio import SUPPLIER_COLUMNS, SheetLayout
 
 # --------------------------------------------------------------------------- issue codes
@@ -818,6 +818,16 @@ def _check_map_entry(entry: dict[str, Any], line: int, problem: Any) -> None:
         if smelter_stage not in SMELTER_STAGES:
             problem(
                 line, "smelter_stage", "smelter_stage must be separation or metal", smelter_stage
+            )
+    exception = entry.get("dfars_exception")
+    if exception is not None:
+        entry["dfars_exception"] = exception = exception.lower()
+        if exception not in DFARS_EXCEPTIONS:
+            problem(
+                line,
+                "dfars_exception",
+                f"dfars_exception '{exception}' is not one of {', '.join(DFARS_EXCEPTIONS)}",
+                exception,
             )
     for number in ("annual_spend_usd", "annual_volume_kg"):
         if number in entry:
