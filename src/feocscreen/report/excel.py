@@ -24,6 +24,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
@@ -257,13 +258,13 @@ class _ReportWriter:
     # ---- sheets -------------------------------------------------------------------------
     def build(self) -> None:
         self.summary_sheet()
-        self.table_sheet("Suppliers", SUPPLIER_COLUMNS, list(self.supplier_rows()))
-        self.table_sheet("Findings", FINDING_COLUMNS, list(self.finding_rows()))
+        self.table_sheet("Suppliers", SUPPLIER_COLUMNS, self.supplier_rows())
+        self.table_sheet("Findings", FINDING_COLUMNS, self.finding_rows())
         self.midstream_sheet()
-        self.table_sheet("Ownership", OWNERSHIP_COLUMNS, list(self.ownership_rows()))
-        self.table_sheet("Matches", MATCH_COLUMNS, list(self.match_rows()))
-        self.table_sheet("Validation", VALIDATION_COLUMNS, list(self.validation_rows()))
-        self.table_sheet("Audit", AUDIT_COLUMNS, list(self.audit_rows()))
+        self.table_sheet("Ownership", OWNERSHIP_COLUMNS, self.ownership_rows())
+        self.table_sheet("Matches", MATCH_COLUMNS, self.match_rows())
+        self.table_sheet("Validation", VALIDATION_COLUMNS, self.validation_rows())
+        self.table_sheet("Audit", AUDIT_COLUMNS, self.audit_rows())
 
     def new_sheet(
         self, name: str, widths: Sequence[float], header_row: int = 1, repeat_header: bool = True
@@ -282,41 +283,57 @@ class _ReportWriter:
         ws.oddFooter.center.text = "feocscreen — informational, not legal advice — page &P of &N"
         return ws
 
-    def table_sheet(self, name: str, columns: Sequence[Column], rows: list[list[Any]]) -> None:
-        """A flat table: header row, one row per item, overflow to CSV past the row limit."""
-        widths = _widths(columns, rows)
+    def table_sheet(self, name: str, columns: Sequence[Column], rows: Iterable[list[Any]]) -> None:
+        """A flat table streamed row by row; past Excel's row limit the rest goes to a CSV.
+
+        Rows are consumed lazily, so a sheet of a million findings never sits in memory
+        as cells; only the first WIDTH_SAMPLE rows are looked at twice (to size columns).
+        """
+        stream = iter(rows)
+        head = list(islice(stream, WIDTH_SAMPLE))
+        widths = _widths(columns, head)
         ws = self.new_sheet(name, widths)
-        capacity = self.max_rows - 1  # rows left under the header
-        overflow = len(rows) > capacity
-        shown = rows[: capacity - 1] if overflow else rows
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(shown) + 1}"
         ws.row_dimensions[1].height = HEADER_HEIGHT
         ws.append(self.header_row(ws, [c.header for c in columns]))
         wraps = [c.wrap for c in columns]
-        for index, row in enumerate(shown):
-            if index < ROW_FIT_LIMIT:
+        room = self.max_rows - 2  # under the header, one row kept for the overflow note
+        remaining = chain(head, stream)
+        written = 0
+        for row in remaining:
+            if written == room:
+                self._overflow(ws, name, columns, chain([row], remaining), written)
+                break
+            if written < ROW_FIT_LIMIT:
                 height = _fitted_height(row, widths, wraps)
                 if height:
-                    ws.row_dimensions[index + 2].height = height
+                    ws.row_dimensions[written + 2].height = height
             ws.append(
                 [
                     self.cell(ws, value, col.kind, col.wrap)
                     for value, col in zip(row, columns, strict=True)
                 ]
             )
-        if overflow:
-            csv_path = self.path.with_name(f"{self.path.stem}.{name}.csv")
-            _write_csv(csv_path, columns, rows[len(shown) :])
-            self.overflow_files.append(csv_path)
-            ws.append(
-                [
-                    self._text_cell(
-                        ws,
-                        f"{len(rows) - len(shown)} more rows did not fit Excel's row limit; "
-                        f"they continue in {csv_path.name} beside this report.",
-                    )
-                ]
-            )
+            written += 1
+        # set after the rows: the filter range is only known once they are written
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{written + 1}"
+
+    def _overflow(
+        self,
+        ws: WriteOnlyWorksheet,
+        name: str,
+        columns: Sequence[Column],
+        rest: Iterator[Sequence[Any]],
+        written: int,
+    ) -> None:
+        """Write the rows that do not fit to a CSV beside the report and name it in the sheet."""
+        csv_path = self.path.with_name(f"{self.path.stem}.{name}.csv")
+        spilled = _write_csv(csv_path, columns, rest)
+        self.overflow_files.append(csv_path)
+        note = (
+            f"{spilled} more rows did not fit Excel's row limit after these {written}; "
+            f"they continue in {csv_path.name} beside this report."
+        )
+        ws.append([self._text_cell(ws, note)])
 
     # ---- Summary ------------------------------------------------------------------------
     def summary_sheet(self) -> None:
@@ -1033,10 +1050,13 @@ def _csv_value(value: Any) -> Any:
     return "'" + text if text.startswith(FORMULA_LEADS) else text
 
 
-def _write_csv(path: Path, columns: Sequence[Column], rows: Iterable[Sequence[Any]]) -> None:
+def _write_csv(path: Path, columns: Sequence[Column], rows: Iterable[Sequence[Any]]) -> int:
     """The rows that did not fit the sheet, UTF-8 with BOM so Excel reads accents right."""
+    count = 0
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow([c.header for c in columns])
         for row in rows:
             writer.writerow([_csv_value(v) for v in row])
+            count += 1
+    return count
