@@ -663,3 +663,20 @@ def test_emrt_1x_takes_its_minerals_from_the_smelter_list(tmp_path: Path) -> Non
     assert report.suppliers[0]["material"] == "smco"
     assert report.minerals_ignored == []
     assert [r["country"] for r in report.sourcing] == ["FI"]
+
+
+def test_damaged_sheet_xml_is_an_input_error_not_a_crash(tmp_path: Path) -> None:
+    import zipfile
+
+    good = build_template(tmp_path / "good.xlsx", TemplateSpec(smelters=[smelter(CHINA_REFINER)]))
+    bad = tmp_path / "bad.xlsx"
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(bad, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename.startswith("xl/worksheets/sheet"):
+                data = data[: len(data) // 2]  # cut mid-element
+            target.writestr(item, data)
+    assert rmi.is_rmi_workbook(bad)  # the sheet names are intact
+    with pytest.raises(errors.InputError) as caught:
+        rmi.read_rmi(bad)
+    assert caught.value.issues[0].code == "corrupt-file"

@@ -466,7 +466,18 @@ class _Workbook:
         real = self.names.get(_sheet_key(name))
         grid = None
         if real is not None:
-            sheet = self.book.get_sheet_by_name(real)
+            try:
+                sheet = self.book.get_sheet_by_name(real)
+            except Exception as exc:  # calamine raises several types for damaged sheet XML
+                detail = f"sheet {real!r} cannot be read: {exc}"
+                raise errors.InputError(
+                    f"{self.path.name}: {detail}",
+                    [
+                        errors.make_issue(
+                            "corrupt-file", ERROR, detail, file=self.path.name, sheet=real
+                        )
+                    ],
+                ) from exc
             limit = ROW_LIMITS.get(name, MAX_LIST_ROWS)
             width = max(sheet.end[1] + 1, 1) if sheet.end else 1
             cell_cap = MAX_LIST_ROWS * 64  # bounds memory when a sheet is absurdly wide
