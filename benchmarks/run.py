@@ -62,6 +62,7 @@ class Run:
     wall_s: float
     peak_rss_mib: float
     exit_code: int
+    cpu_s: float = 0.0  # user + system time of the child: less sensitive to a busy machine
     reported: dict[str, Any] = field(default_factory=dict)  # the JSON line a bench script printed
     stderr_tail: str = ""
     stdout_tail: str = ""  # what a bench script printed, when it printed no JSON line
@@ -87,6 +88,10 @@ class CaseResult:
         return statistics.median(r.wall_s for r in self.runs) if self.runs else None
 
     @property
+    def cpu_s(self) -> float | None:
+        return statistics.median(r.cpu_s for r in self.runs) if self.runs else None
+
+    @property
     def op_s(self) -> float | None:
         """Seconds the operation itself took, when the bench script reported it."""
         values = [r.reported["seconds"] for r in self.runs if "seconds" in r.reported]
@@ -106,6 +111,7 @@ class CaseResult:
             "ok": self.ok,
             "skipped": self.skipped,
             "wall_s": self.wall_s,
+            "cpu_s": self.cpu_s,
             "op_s": self.op_s,
             "seconds": seconds,
             "rows_per_s": (self.rows / seconds) if seconds else None,
@@ -142,7 +148,15 @@ def measure(command: list[str], timeout: float, cwd: Path) -> Run:
             break
     # ru_maxrss is in KiB on Linux.
     tail = "" if reported else stdout[-3000:]
-    return Run(wall, usage.ru_maxrss / 1024, proc.returncode, reported, stderr[-2000:], tail)
+    return Run(
+        wall,
+        usage.ru_maxrss / 1024,
+        proc.returncode,
+        usage.ru_utime + usage.ru_stime,
+        reported,
+        stderr[-2000:],
+        tail,
+    )
 
 
 def feocscreen_command() -> list[str]:
@@ -335,7 +349,17 @@ def render(records: list[dict[str, Any]], markdown: bool) -> None:
     from rich.table import Table
 
     table = Table(title="feocscreen scale benchmark", title_justify="left")
-    headers = ["size", "case", "rows", "seconds", "rows/s", "peak RSS MiB", "× floor", "status"]
+    headers = [
+        "size",
+        "case",
+        "rows",
+        "seconds",
+        "CPU s",
+        "rows/s",
+        "peak RSS MiB",
+        "× floor",
+        "status",
+    ]
     for header in headers:
         table.add_column(
             header, justify="left" if header in {"size", "case", "status"} else "right"
@@ -355,6 +379,7 @@ def render(records: list[dict[str, Any]], markdown: bool) -> None:
             r["case"],
             f"{r['rows']:,}",
             "" if r["seconds"] is None else f"{r['seconds']:.2f}",
+            "" if r["cpu_s"] is None else f"{r['cpu_s']:.2f}",
             "" if not r["rows_per_s"] else f"{r['rows_per_s'] / 1000:,.1f}k",
             "" if r["peak_rss_mib"] is None else f"{r['peak_rss_mib']:,.0f}",
             "" if r["ratio_to_floor"] is None else f"{r['ratio_to_floor']:.2f}",
