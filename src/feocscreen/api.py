@@ -356,16 +356,16 @@ def _subject(
     def _stage_evidence(
         stage: str, country: str
     ) -> tuple[tuple[dict[str, Any], ...], tuple[tuple[str, ...], ...]]:
-        rows = chains.evidence_rows.get((sid, stage, country), [])
+        rows = list(chains.evidence_rows.get((sid, stage, country), {}))
         evidence = [_evidence(portfolio, sourcing_locs[r], "country") for r in rows]
         if country == UNVERIFIED:
-            declared = [] if rows else chains.stage_rows.get((sid, stage), [])
+            declared = [] if rows else list(chains.stage_rows.get((sid, stage), {}))
             evidence += [
                 _evidence(portfolio, sourcing_locs[r], "share") for r in sorted(set(declared))
             ]
             if not evidence:
                 evidence.append(_evidence(portfolio, record, "stage"))
-        return tuple(evidence), tuple(chains.paths.get((sid, stage, country), []))
+        return tuple(evidence), tuple(chains.paths.get((sid, stage, country), {}))
 
     def jurisdiction_evidence(column: str) -> tuple[dict[str, Any], ...]:
         item = _evidence(portfolio, record, column)

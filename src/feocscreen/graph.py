@@ -56,11 +56,12 @@ class Chains:
 
     top: dict[str, int]
     stage_country: dict[str, dict[str, dict[str, float]]]
-    evidence_rows: dict[tuple[str, str, str], list[int]]
-    paths: dict[tuple[str, str, str], list[tuple[str, ...]]]
+    # dicts used as ordered sets (rows and paths in a stable order)
+    evidence_rows: dict[tuple[str, str, str], dict[int, None]]
+    paths: dict[tuple[str, str, str], dict[tuple[str, ...], None]]
     distribution: pd.DataFrame  # supplier_id, pos, country, share (aggregated, chain stages only)
     issues: list[Issue] = field(default_factory=list)
-    stage_rows: dict[tuple[str, str], list[int]] = field(
+    stage_rows: dict[tuple[str, str], dict[int, None]] = field(
         default_factory=dict
     )  # every row behind a stage
 
@@ -130,30 +131,41 @@ def _find_cycles(pending: set[str], edges: pd.DataFrame) -> list[list[str]]:
 
 
 def build_chains(portfolio: Portfolio) -> Chains:
-    """Propagate every supplier's chain (see module docstring); pure over the portfolio."""
+    """Propagate every supplier's chain (see module docstring); pure over the portfolio.
+
+    Suppliers are handled as integer codes inside (merges and group-bys on integers are
+    several times faster than on strings); ids come back in the returned lookups.
+    """
     suppliers = portfolio.suppliers
     ids = [str(s) for s in suppliers["supplier_id"]]
-    top = dict(zip(ids, (STAGE_POS[str(s)] for s in suppliers["supplies_stage"]), strict=True))
+    names = np.array(ids, dtype=object)
+    code = {sid: i for i, sid in enumerate(ids)}
+    top_arr = np.array([STAGE_POS[str(s)] for s in suppliers["supplies_stage"]], dtype="int64")
+    top = dict(zip(ids, top_arr.tolist(), strict=True))
     issues: list[Issue] = []
 
     src = portfolio.sourcing
+    upstream_text = (
+        src["upstream_supplier_id"].astype(object).where(src["upstream_supplier_id"].notna(), None)
+    )
     rows = pd.DataFrame(
         {
-            "supplier_id": src["supplier_id"].astype(object).to_numpy(),
+            "supplier_id": src["supplier_id"].astype(object).map(code).to_numpy(),
             "pos": src["stage"].map(STAGE_POS).to_numpy(),
-            "country": src["country"].astype(object).where(src["country"].notna(), None).to_numpy(),
+            "country": pd.Series(
+                src["country"].astype(object).where(src["country"].notna(), None).to_numpy(),
+                dtype=object,
+            ),
             "share": pd.to_numeric(src["share"], errors="coerce").fillna(0.0).to_numpy(dtype=float),
-            "upstream": src["upstream_supplier_id"]
-            .astype(object)
-            .where(src["upstream_supplier_id"].notna(), None)
-            .to_numpy(),
+            "upstream": upstream_text.map(code).to_numpy(),
+            "upstream_text": pd.Series(upstream_text.to_numpy(), dtype=object),
             "row": np.arange(len(src), dtype="int64"),
         }
     )
-    rows = rows[rows["supplier_id"].isin(top)]
-    rows = rows[rows["pos"].notna()]
+    rows = rows[rows["supplier_id"].notna() & rows["pos"].notna()].copy()
+    rows["supplier_id"] = rows["supplier_id"].astype("int64")
     rows["pos"] = rows["pos"].astype("int64")
-    rows["top"] = rows["supplier_id"].map(top).astype("int64")
+    rows["top"] = top_arr[rows["supplier_id"].to_numpy()]
     outside = rows[rows["pos"] > rows["top"]]
     for r in outside.itertuples(index=False):
         loc = src.iloc[int(r.row)]
@@ -161,7 +173,7 @@ def build_chains(portfolio: Portfolio) -> Chains:
             make_issue(
                 "stage-outside-chain",
                 "warning",
-                f"{r.supplier_id} supplies {STAGES[int(r.top)]}; its {STAGES[int(r.pos)]} row is ignored",
+                f"{names[r.supplier_id]} supplies {STAGES[int(r.top)]}; its {STAGES[int(r.pos)]} row is ignored",
                 file=loc.get("_file"),
                 sheet=loc.get("_sheet"),
                 row=int(loc.get("_row")) if pd.notna(loc.get("_row")) else None,
@@ -170,34 +182,34 @@ def build_chains(portfolio: Portfolio) -> Chains:
         )
     rows = rows[rows["pos"] <= rows["top"]]
     # A link to a supplier that is not screened carries no chain: count it as unverified.
-    dangling = rows["upstream"].notna() & ~rows["upstream"].isin(top)
+    dangling = rows["upstream_text"].notna() & rows["upstream"].isna()
     for r in rows[dangling].itertuples(index=False):
         loc = src.iloc[int(r.row)]
         issues.append(
             make_issue(
                 "upstream-not-screened",
                 "warning",
-                f"{r.supplier_id} buys {STAGES[int(r.pos)]} from {r.upstream}, which is not screened; "
-                "that share is unverified",
+                f"{names[r.supplier_id]} buys {STAGES[int(r.pos)]} from {r.upstream_text}, which is not "
+                "screened; that share is unverified",
                 file=loc.get("_file"),
                 sheet=loc.get("_sheet"),
                 row=int(loc.get("_row")) if pd.notna(loc.get("_row")) else None,
                 column="upstream_supplier_id",
-                value=r.upstream,
+                value=r.upstream_text,
             )
         )
-    rows.loc[dangling, "upstream"] = None
+    rows["upstream"] = rows["upstream"].fillna(-1).astype("int64")
     rows.loc[dangling, "country"] = None
 
     # Grid of every supplier × all five positions (positions above the chain inherit as unverified).
     grid = pd.DataFrame(
         {
-            "supplier_id": np.repeat(np.array(ids, dtype=object), len(STAGES)),
+            "supplier_id": np.repeat(np.arange(len(ids), dtype="int64"), len(STAGES)),
             "pos": np.tile(np.arange(len(STAGES), dtype="int64")[::-1], len(ids)),
         }
     )
-    links = rows[rows["upstream"].notna()]
-    own = rows[rows["upstream"].isna()]
+    links = rows[rows["upstream"] >= 0]
+    own = rows[rows["upstream"] < 0]
     linked = links.groupby(["supplier_id", "pos"], sort=False)["share"].sum().rename("linked")
     declared = rows.groupby(["supplier_id", "pos"], sort=False)["share"].sum().rename("declared")
     grid = grid.join(linked, on=["supplier_id", "pos"]).join(declared, on=["supplier_id", "pos"])
@@ -232,9 +244,16 @@ def build_chains(portfolio: Portfolio) -> Chains:
         }
     )
     base = pd.concat([_empty_detail(), own_part, remainder_part], ignore_index=True)
+    base["supplier_id"] = base["supplier_id"].astype("int64")
 
-    level, pending = _levels(links.rename(columns={"upstream": "upstream_supplier_id"}), ids)
-    for cycle in _find_cycles(pending, links.rename(columns={"upstream": "upstream_supplier_id"})):
+    edges = pd.DataFrame(
+        {
+            "supplier_id": names[links["supplier_id"].to_numpy()],
+            "upstream_supplier_id": names[links["upstream"].to_numpy()],
+        }
+    )
+    level_by_id, pending_ids = _levels(edges, ids)
+    for cycle in _find_cycles(pending_ids, edges):
         loop = " → ".join([*cycle, cycle[0]])
         issues.append(
             make_issue(
@@ -244,15 +263,18 @@ def build_chains(portfolio: Portfolio) -> Chains:
                 value=loop,
             )
         )
+    level = np.full(len(ids), -1, dtype="int64")
+    for sid, lv in level_by_id.items():
+        level[code[sid]] = lv
 
     links = links.join(factor, on=["supplier_id", "pos"])
     links = links.assign(weight=links["share"] * links["factor"])
     parts: list[pd.DataFrame] = [base]
-    done = base[base["supplier_id"].map(level).eq(0)]
-    max_level = max(level.values(), default=0)
-    for depth in [*range(1, max_level + 1), None]:
-        members = pending if depth is None else {s for s, lv in level.items() if lv == depth}
-        if not members:
+    done = base[level[base["supplier_id"].to_numpy()] == 0]
+    max_level = int(level.max()) if len(level) else 0
+    for depth in [*range(1, max_level + 1), -1]:
+        members = np.flatnonzero(level == depth)
+        if not len(members):
             continue
         batch = links[links["supplier_id"].isin(members)]
         resolvable = batch[batch["upstream"].isin(done["supplier_id"].unique())]
@@ -261,29 +283,31 @@ def build_chains(portfolio: Portfolio) -> Chains:
             done, left_on="upstream", right_on="supplier_id", suffixes=("", "_up")
         )
         merged = merged[merged["pos_up"] <= merged["pos"]]
+        via_up = merged["via"].to_numpy(dtype=object)
+        # The upstream's own path already starts with the upstream's id.
+        via = (
+            names[merged["supplier_id"].to_numpy()]
+            + " → "
+            + np.where(via_up != "", via_up, names[merged["upstream"].to_numpy()])
+        )
         inherited = pd.DataFrame(
             {
-                "supplier_id": merged["supplier_id"],
-                "pos": merged["pos_up"],
-                "country": merged["country_up"],
-                "share": merged["weight"] * merged["share_up"],
-                # The upstream's own path already starts with the upstream's id.
-                "via": merged["supplier_id"]
-                + " → "
-                + np.where(
-                    merged["via"].astype(str) != "", merged["via"].astype(str), merged["upstream"]
-                ),
-                "row": merged["row"],
+                "supplier_id": merged["supplier_id"].to_numpy(),
+                "pos": merged["pos_up"].to_numpy(),
+                "country": pd.Series(merged["country_up"].to_numpy(), dtype=object),
+                "share": (merged["weight"] * merged["share_up"]).to_numpy(),
+                "via": pd.Series(via, dtype=object),
+                "row": merged["row"].to_numpy(),
             }
         )
         # Looping links: the linked share of that stage and everything upstream is unverified.
         expanded = [
             (
-                r.supplier_id,
+                int(r.supplier_id),
                 p,
                 UNVERIFIED,
                 float(r.weight),
-                f"{r.supplier_id} → {r.upstream} (loop)",
+                f"{names[r.supplier_id]} → {names[r.upstream]} (loop)",
                 int(r.row),
             )
             for r in unresolved.itertuples(index=False)
@@ -291,13 +315,14 @@ def build_chains(portfolio: Portfolio) -> Chains:
         ]
         looped = pd.DataFrame(expanded, columns=list(_empty_detail().columns))
         new = pd.concat([_empty_detail(), inherited, looped], ignore_index=True)
+        new["supplier_id"] = new["supplier_id"].astype("int64")
         parts.append(new)
         member_rows = pd.concat([base[base["supplier_id"].isin(members)], new], ignore_index=True)
         done = pd.concat([done, member_rows], ignore_index=True)
 
     detail = pd.concat(parts, ignore_index=True)
     detail = detail[detail["share"] > _EPS]
-    detail = detail[detail["pos"] <= detail["supplier_id"].map(top)]
+    detail = detail[detail["pos"].to_numpy() <= top_arr[detail["supplier_id"].to_numpy()]]
     detail = (
         detail.groupby(["supplier_id", "pos", "country", "via", "row"], sort=True)["share"]
         .sum()
@@ -306,45 +331,56 @@ def build_chains(portfolio: Portfolio) -> Chains:
     distribution = (
         detail.groupby(["supplier_id", "pos", "country"], sort=True)["share"].sum().reset_index()
     )
-    return _index(top, detail, distribution, issues)
+    return _index(top, names, detail, distribution, issues)
 
 
 def _index(
-    top: dict[str, int], detail: pd.DataFrame, distribution: pd.DataFrame, issues: list[Issue]
+    top: dict[str, int],
+    names: np.ndarray,
+    detail: pd.DataFrame,
+    distribution: pd.DataFrame,
+    issues: list[Issue],
 ) -> Chains:
+    """Per-supplier lookups for the rule kinds, built in one pass over plain Python lists."""
     stage_country: dict[str, dict[str, dict[str, float]]] = {
         s: {STAGES[p]: {} for p in range(t + 1)} for s, t in top.items()
     }
+    distribution = distribution.assign(supplier_id=names[distribution["supplier_id"].to_numpy()])
     for s, p, c, share in zip(
-        distribution["supplier_id"],
-        distribution["pos"],
-        distribution["country"],
-        distribution["share"],
+        distribution["supplier_id"].tolist(),
+        distribution["pos"].tolist(),
+        distribution["country"].tolist(),
+        distribution["share"].round(10).tolist(),
         strict=True,
     ):
-        stage_country[s][STAGES[p]][c] = round(float(share), 10)
-    evidence_rows: dict[tuple[str, str, str], list[int]] = defaultdict(list)
-    stage_rows: dict[tuple[str, str], list[int]] = defaultdict(list)
-    paths: dict[tuple[str, str, str], list[tuple[str, ...]]] = defaultdict(list)
+        stage_country[s][STAGES[p]][c] = share
+    # dicts as ordered sets: insertion order is the sorted order of ``detail``
+    evidence_rows: dict[tuple[str, str, str], dict[int, None]] = defaultdict(dict)
+    stage_rows: dict[tuple[str, str], dict[int, None]] = defaultdict(dict)
+    paths: dict[tuple[str, str, str], dict[tuple[str, ...], None]] = defaultdict(dict)
     for s, p, c, via, row in zip(
-        detail["supplier_id"],
-        detail["pos"],
-        detail["country"],
-        detail["via"],
-        detail["row"],
+        names[detail["supplier_id"].to_numpy()].tolist(),
+        detail["pos"].tolist(),
+        detail["country"].tolist(),
+        detail["via"].tolist(),
+        detail["row"].tolist(),
         strict=True,
     ):
-        key = (s, STAGES[p], c)
-        if row >= 0 and row not in evidence_rows[key]:
-            evidence_rows[key].append(int(row))
-            if row not in stage_rows[(s, STAGES[p])]:
-                stage_rows[(s, STAGES[p])].append(int(row))
+        stage = STAGES[p]
+        key = (s, stage, c)
+        if row >= 0:
+            evidence_rows[key][row] = None
+            stage_rows[(s, stage)][row] = None
         if via:
-            path = tuple(str(via).split(" → "))
-            if path not in paths[key]:
-                paths[key].append(path)
+            paths[key][tuple(via.split(" → "))] = None
     return Chains(
-        top, stage_country, dict(evidence_rows), dict(paths), distribution, issues, dict(stage_rows)
+        top,
+        stage_country,
+        dict(evidence_rows),
+        dict(paths),
+        distribution,
+        issues,
+        dict(stage_rows),
     )
 
 
