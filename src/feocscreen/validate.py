@@ -811,13 +811,16 @@ def _read_rmi(
     if not rmi.is_rmi_workbook(source.path):
         return False
     report = rmi.read_rmi(source.path, suppliers_map)
+    bag.layouts.update({(layout.file, layout.sheet): layout for layout in report.layouts})
     source.kind = "rmi"
     ids = [s["supplier_id"] for s in report.suppliers]
     if report.suppliers:
         bag.suppliers.append(pd.DataFrame(report.suppliers))
     if report.sourcing:
         frame = pd.DataFrame(report.sourcing)
-        frame["_field"] = "country"
+        if "_field" not in frame:
+            frame["_field"] = "country"
+        frame["_field"] = frame["_field"].fillna("country")
         bag.sourcing.append(frame)
     owner = ids[0] if len(ids) == 1 else None
     bag.issues.extend((issue, owner, "rmi") for issue in report.issues)
@@ -957,11 +960,13 @@ def _assemble(bag: _Collected) -> Portfolio:
             )
         )
     if len(sourcing):
-        pair = sourcing["supplier_id"].astype(str) + "\x1f" + sourcing["stage"].astype(str)
+        # Recycled feedstock stands at the mining position: their shares add up together.
+        position = sourcing["stage"].replace({"recycling": "mining"})
+        pair = sourcing["supplier_id"].astype(str) + "\x1f" + position.astype(str)
         is_flat = sourcing["share_basis"] == "flat"
         is_declared = sourcing["share_basis"] == "declared"
-        conflict_pairs = set(pair[is_flat]) & set(pair[is_declared])
-        in_conflict = pair.isin(conflict_pairs)
+        exact = sourcing["supplier_id"].astype(str) + "\x1f" + sourcing["stage"].astype(str)
+        in_conflict = exact.isin(set(exact[is_flat]) & set(exact[is_declared]))
         for row in _records(sourcing[is_declared & in_conflict]):
             issues.append(
                 (
@@ -1001,7 +1006,9 @@ def _assemble(bag: _Collected) -> Portfolio:
             & sourcing["supplier_id"].isin(supplier_ids)
             & ~(is_flat & in_conflict)
         ]
-        grouped = valid.groupby(["supplier_id", "stage"], sort=True)
+        grouped = valid.assign(stage=position[valid.index]).groupby(
+            ["supplier_id", "stage"], sort=True
+        )
         totals = grouped["share"].sum()
         off = totals[(totals > 1 + SHARE_TOLERANCE) | (totals < 1 - SHARE_TOLERANCE)]
         if len(off):
