@@ -246,7 +246,10 @@ class EntityOwnership:
     def __post_init__(self) -> None:
         self.government = {}
         self.by_nation = defaultdict(dict)
-        self._paths = {}
+        self._paths = {m: [] for m in MEASURES}
+        self.government = {m: (0.0, None) for m in MEASURES}
+        if self.key not in self.graph.edges:
+            return  # no rows: nothing to look through (most suppliers of a large sheet)
         for measure in MEASURES:
             paths = self.graph.paths(self.key, measure, self.graph.is_government)
             self._paths[measure] = paths
