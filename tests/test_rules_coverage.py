@@ -40,6 +40,7 @@ LISTED = {
     "1260H": "Listed Military Example Industries",
     "UFLPA": "Listed Forced Labour Example Works",
     "NDAA154": "Listed Battery Example Energy",
+    "EL": "Listed Export Example Electronics",
 }
 LISTED_OWNER = "Listed Owner Example Holdings"
 
@@ -172,6 +173,7 @@ LIST_RULES = {
     "1260H": {"pfe-sfe-1260h"},
     "UFLPA": {"pfe-sfe-uflpa"},
     "NDAA154": {"pfe-sfe-ndaa154"},
+    "EL": {"feoc-restricted-party-listed"},
 }
 
 
