@@ -75,6 +75,9 @@ def test_fully_allied_chain_is_clear_with_zero_exposure(make_workbook):
     assert m1["midstream_exposure"] == 0.0
     assert (m1["feoc"], m1["pfe"]) == (False, False)
     assert not active(m1) and not upcoming(m1)
+    assert m1["stage_allied"]["separation"]["msp"] == 1.0  # Estonia: MSP member
+    assert m1["stage_allied"]["separation"]["g7"] == 0.0
+    assert all(m1["stage_allied"][stage]["allied"] == 1.0 for stage in ALLIED_CHAIN)
 
 
 def test_all_china_chain_is_feoc_and_critical(make_workbook):

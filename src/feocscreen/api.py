@@ -208,6 +208,7 @@ def screen_portfolio(
     )
     issues += graph.warnings
 
+    allied_groups = {g: members(g, "origin") for g in sorted(book.groups) if g != "covered"}
     supplier_rows = portfolio.suppliers.sort_values("supplier_id", kind="stable").to_dict("records")
     sourcing_locs = portfolio.sourcing[["_file", "_sheet", "_row"]].to_dict("records")
     weights = book.scoring["severity_weights"]
@@ -264,6 +265,7 @@ def screen_portfolio(
                         stage: dict(sorted(shares.items()))
                         for stage, shares in chains.stage_country[sid].items()
                     },
+                    "stage_allied": _stage_allied(chains.stage_country[sid], allied_groups),
                     "findings": verdict.findings,
                     "matches": sorted(
                         (outcome.by_supplier.get(sid, []) if outcome is not None else []),
@@ -323,6 +325,19 @@ def screen_portfolio(
     if config.fail_on is not None:
         gate = evaluate_gate(data, config.fail_on, config.fail_on_upcoming)
     return ScreeningResult(data, portfolio, book, gate, all_issues)
+
+
+def _stage_allied(
+    stage_country: dict[str, dict[str, float]], groups: dict[str, frozenset[str]]
+) -> dict[str, dict[str, float]]:
+    """Per chain stage, the share performed in each allied country group."""
+    return {
+        stage: {
+            group: round(sum(v for c, v in shares.items() if c in countries), 10)
+            for group, countries in groups.items()
+        }
+        for stage, shares in stage_country.items()
+    }
 
 
 def _text(value: Any) -> str | None:
@@ -431,6 +446,9 @@ def _result(
         "fail_on_upcoming": config.fail_on_upcoming,
         "strict": config.strict,
         "watchlists_loaded": outcome is not None,
+        # IRC 45X material-assistance cost ratio needs direct material costs per input,
+        # which the supplier sheets do not carry (fact sheet, decisions).
+        "macr_45x": "not computed: the input has no direct material cost columns",
     }
     not_screened = [
         {"supplier_id": str(sid), "reasons": [i.to_dict() for i in reasons]}
