@@ -324,6 +324,70 @@ def test_time_limit_stops_the_run_and_cleans_up(tmp_path: Path) -> None:
         assert not any((tmp_path / "web" / "reports").iterdir())
 
 
+def _asgi_post(app: Any, request: httpx.Request, leave_after_body: bool) -> tuple[int, float]:
+    """Send one request straight to the ASGI app; optionally disconnect once the body is sent."""
+    body = request.read()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": request.url.path,
+        "raw_path": request.url.path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower(), v) for k, v in request.headers.raw] + [(b"host", b"127.0.0.1")],
+        "client": LOOPBACK,
+        "server": ("127.0.0.1", 8000),
+    }
+    sent = False
+    finished = asyncio.Event()
+    status: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        if not leave_after_body:
+            await finished.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            finished.set()
+
+    async def run() -> float:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await app(scope, receive, send)
+        return loop.time() - start
+
+    elapsed = asyncio.run(run())
+    return status[0], elapsed
+
+
+def test_a_client_that_leaves_stops_its_screening(tmp_path: Path) -> None:
+    app = create_app(WebSettings(work_root=tmp_path / "web"))
+    request = httpx.Request(
+        "POST",
+        "http://127.0.0.1/api/screen",
+        files=upload(DEMO),
+        data={"as_of": AS_OF},
+    )
+    _asgi_post(app, request, leave_after_body=False)  # warms the forkserver up
+    status, full_run = _asgi_post(app, request, leave_after_body=False)
+    assert status == 200
+    _, abandoned = _asgi_post(app, request, leave_after_body=True)
+    assert abandoned < full_run / 2, (abandoned, full_run)
+    assert uploads_left(tmp_path) == []
+    assert len(list((tmp_path / "web" / "reports").iterdir())) == 2  # the finished runs' only
+    app.state.web.close()
+
+
 def test_reports_expire_after_the_stated_time(tmp_path: Path) -> None:
     now = [1_900_000_000.0]
     with client_for(tmp_path, report_ttl_seconds=3600, clock=lambda: now[0]) as c:

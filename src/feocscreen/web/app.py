@@ -278,11 +278,11 @@ class WebApp:
                 raise WebError(
                     400, "bad-form", f"The upload could not be read: {exc.message}"
                 ) from None
-            return await self._run(config, workdir)
+            return await self._run(config, workdir, request)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    async def _run(self, config: ScreenConfig, workdir: Path) -> Screened:
+    async def _run(self, config: ScreenConfig, workdir: Path, request: Request) -> Screened:
         limit = self.settings.time_limit_seconds
         with anyio.move_on_after(limit) as waiting:
             await self.slots.acquire()
@@ -292,7 +292,15 @@ class WebApp:
             )
         try:
             report = self.store.reserve()
-            outcome = await run_screening(config, workdir, report.directory, limit)
+            outcome: ScreeningOutcome | None = None
+            async with anyio.create_task_group() as group:
+                # A client that leaves stops its screening: the child is killed, not left running.
+                group.start_soon(_cancel_on_disconnect, request, group.cancel_scope)
+                outcome = await run_screening(config, workdir, report.directory, limit)
+                group.cancel_scope.cancel()
+            if outcome is None:
+                self.store.discard(report.report_id)
+                raise WebError(400, "client-gone", "The client disconnected; screening stopped.")
             if outcome.status != "ok":
                 self.store.discard(report.report_id)
                 raise _outcome_error(outcome)
@@ -394,6 +402,15 @@ class WebApp:
             expires=_clock_time(report.expires_at) if report else "",
         )
         return HTMLResponse(html, status_code=status)
+
+
+async def _cancel_on_disconnect(request: Request, scope: anyio.CancelScope) -> None:
+    """Cancel ``scope`` when the client disconnects (the body has been read by then)."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            scope.cancel()
+            return
 
 
 def _gate_view(gate: dict[str, Any] | None) -> dict[str, Any] | None:
