@@ -225,3 +225,21 @@ def test_a_file_that_is_not_a_spreadsheet_shows_the_clis_message(
     expect(alert).to_contain_text("suppliers.xlsx")
     page.screenshot(path=str(screenshots / "error.png"), full_page=True)
     assert not page.problems, page.problems  # type: ignore[attr-defined]
+
+
+def test_an_upload_over_the_cap_is_refused_before_it_is_sent(
+    page: object, server: str, tmp_path: Path
+) -> None:
+    from playwright.sync_api import Page, expect
+
+    assert isinstance(page, Page)
+    big = tmp_path / "huge.xlsx"
+    with big.open("wb") as handle:
+        handle.truncate(26 * 1024 * 1024)  # 1 MB over the default cap, sparse on disk
+    page.goto(server + "/")
+    page.locator("#workbook").set_input_files(str(big))
+    page.get_by_role("button", name="Screen", exact=True).click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("larger than the 25 MB limit", timeout=10_000)
+    expect(page.locator("#progress")).to_be_hidden()
+    assert not page.problems, page.problems  # type: ignore[attr-defined]

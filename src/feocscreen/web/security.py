@@ -71,9 +71,9 @@ class UploadTooLarge(Exception):
 def format_bytes(size: int) -> str:
     """25 MB, 512 KB, 900 bytes: the cap as people read it."""
     if size >= 1024 * 1024:
-        return f"{size / (1024 * 1024):g} MB"
+        return f"{size / (1024 * 1024):.3g} MB"
     if size >= 1024:
-        return f"{size / 1024:g} KB"
+        return f"{size / 1024:.3g} KB"
     return f"{size} bytes"
 
 
