@@ -109,8 +109,11 @@ def serve(
         max_concurrent=max_concurrent or max(1, os.cpu_count() or 1),
     )
     shown_host = f"[{host}]" if ":" in host else host
-    where = f"http://{shown_host}:{port}/" + ("?token=…" if token else "")
-    click.echo(f"feocscreen page on {where}  (Ctrl+C stops it)", err=True)
+    if port == 0:
+        click.echo("feocscreen page on a free port: see uvicorn's address below", err=True)
+    else:
+        where = f"http://{shown_host}:{port}/" + ("?token=…" if token else "")
+        click.echo(f"feocscreen page on {where}  (Ctrl+C stops it)", err=True)
     uvicorn.run(
         create_app(settings),
         host=host,

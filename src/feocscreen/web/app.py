@@ -56,11 +56,10 @@ ISSUE_URL = "https://github.com/feocscreen/feocscreen/issues"
 STATIC_FILES: dict[str, str] = {  # the only assets served; templates are not among them
     "app.css": "text/css; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
-    "openapi.json": "application/json",
 }
 MAX_WORKBOOKS = 10  # a portfolio split over more files than this is a batch job, not an upload
 MAX_FORM_PARTS = 40  # files and fields together: workbooks + rules + lists + 3 settings
-FILE_CHUNK = 1024 * 1024
+FILE_CHUNK = 1024 * 1024  # copy uploads in 1 MB pieces: bounded memory whatever the file size
 FORM_FIELDS = ("workbook", "rules", "lists", "as_of", "fail_on", "horizon")
 
 
