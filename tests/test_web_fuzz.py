@@ -8,9 +8,11 @@ The server runs in token mode, so the fuzzer also exercises the token check.
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from pathlib import Path
 
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
@@ -30,7 +32,8 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-WORK_ROOT = Path(__import__("tempfile").mkdtemp(prefix="feocscreen-fuzz-"))
+WORK_ROOT = Path(tempfile.mkdtemp(prefix="feocscreen-fuzz-"))
+atexit.register(shutil.rmtree, WORK_ROOT, True)  # also when the module is collected but not run
 
 app = create_app(WebSettings(token=TOKEN, time_limit_seconds=30, work_root=WORK_ROOT))
 schema = schemathesis.openapi.from_asgi("/openapi.json", app, headers=AUTH)
@@ -50,10 +53,3 @@ def test_uploads_are_gone_after_fuzzing() -> None:
     uploads = WORK_ROOT / "uploads"
     assert uploads.is_dir()
     assert list(uploads.iterdir()) == []
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _cleanup() -> object:
-    yield None
-    app.state.web.close()
-    __import__("shutil").rmtree(WORK_ROOT, ignore_errors=True)
