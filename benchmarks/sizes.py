@@ -26,9 +26,7 @@ def parse_size(text: str) -> int:
 def size_label(rows: int) -> str:
     """The short name a size goes by in file names and tables (10k, 100k, 1m)."""
     if rows == EXCEL_MAX_DATA_ROWS:
-        return "1m"
-    if rows % 1_000_000 == 0:
-        return f"{rows // 1_000_000}m"
+        return "1m"  # "1m" always means Excel's limit, so 1,000,000 rows is "1000k"
     if rows % 1_000 == 0:
         return f"{rows // 1_000}k"
     return str(rows)
