@@ -177,3 +177,23 @@ def test_bad_rules_and_bad_dates_are_usage_errors(make_workbook, tmp_path):
     result = runner.invoke(main, ["screen", str(path), "-r", str(bad)])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert runner.invoke(main, ["screen", str(path), "--as-of", "yesterday"]).exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        lambda d: d["suppliers"][0].update(tier="amber"),
+        lambda d: d["suppliers"][0]["stage_exposure"].pop("metal"),
+        lambda d: d["suppliers"][0]["findings"][0].update(status="maybe"),
+        lambda d: d["suppliers"][0]["findings"][0].update(waived={"by": "x"}),
+        lambda d: d["suppliers"][0]["findings"][0]["evidence"].append({"path": ["only-one"]}),
+        lambda d: d["summary"].pop("spend_passing_2027"),
+        lambda d: d["audit"].pop("libraries"),
+    ],
+)
+def test_schema_rejects_broken_results(demo, breakage):
+    broken = copy.deepcopy(demo)
+    broken["suppliers"] = [s for s in broken["suppliers"] if s["findings"]]
+    breakage(broken)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft202012Validator(result_schema()).validate(broken)
