@@ -131,6 +131,34 @@ def test_ruleset_choice_and_gate_are_passed_through(client: TestClient) -> None:
     assert response.headers["x-gate"] == ("tripped" if direct.gate.tripped else "passed")
 
 
+def test_an_uploaded_rules_file_is_used_and_a_broken_one_refused(
+    client: TestClient, tmp_path: Path
+) -> None:
+    own = (ROOT / "rules" / "feoc.yaml").read_bytes()
+    response = client.post(
+        "/api/screen",
+        files=[*upload(DEMO).items(), ("rules", ("my_rules.yaml", own, "application/yaml"))],
+        data={"as_of": AS_OF},
+    )
+    assert response.status_code == 200, response.text
+    assert [r["id"] for r in response.json()["rulesets"]] == ["feoc"]
+
+    broken = tmp_path / "broken_rules.yaml"
+    broken.write_text("kind: ruleset\nid: 12\nrules: nope\n")
+    with pytest.raises(FeocscreenError) as direct:
+        screen(ScreenConfig(inputs=(DEMO,), rules=(str(broken),)))
+    refused = client.post(
+        "/api/screen",
+        files=[*upload(DEMO).items(), ("rules", ("broken_rules.yaml", broken.read_bytes()))],
+        data={"as_of": AS_OF},
+    )
+    assert refused.status_code == 422
+    error = refused.json()["error"]
+    assert [i["code"] for i in error["issues"]] == [i.code for i in direct.value.issues]
+    assert "broken_rules.yaml" in json.dumps(error)
+    assert str(tmp_path) not in refused.text
+
+
 def test_page_renders_tiers_findings_and_escapes_input_text(
     client: TestClient, make_workbook: MakeWorkbook
 ) -> None:

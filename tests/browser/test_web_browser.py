@@ -243,3 +243,18 @@ def test_an_upload_over_the_cap_is_refused_before_it_is_sent(
     expect(alert).to_contain_text("larger than the 25 MB limit", timeout=10_000)
     expect(page.locator("#progress")).to_be_hidden()
     assert not page.problems, page.problems  # type: ignore[attr-defined]
+
+
+def test_unticking_every_ruleset_asks_instead_of_screening(page: object, server: str) -> None:
+    from playwright.sync_api import Page, expect
+
+    assert isinstance(page, Page)
+    page.goto(server + "/")
+    page.locator("#workbook").set_input_files(str(DEMO))
+    boxes = page.locator("input[type=checkbox][name=rules]")
+    assert boxes.count() > 0
+    for i in range(boxes.count()):
+        boxes.nth(i).uncheck()  # keyboard- and mouse-operable native checkboxes
+    page.get_by_role("button", name="Screen", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("Tick at least one ruleset")
+    assert not page.problems, page.problems  # type: ignore[attr-defined]

@@ -78,6 +78,14 @@
       showFailure("The upload is larger than the " + form.dataset.maxLabel + " limit.");
       return;
     }
+    // No ruleset at all would mean "every shipped one" to the server: ask instead of guessing.
+    const boxes = form.querySelectorAll("input[type=checkbox][name=rules]");
+    const ownRules = document.getElementById("rules-file");
+    const ticked = Array.prototype.some.call(boxes, function (box) { return box.checked; });
+    if (boxes.length && !ticked && !(ownRules && ownRules.files.length)) {
+      showFailure("Tick at least one ruleset, or add your own rules file.");
+      return;
+    }
     const data = new FormData(form);
     const request = new XMLHttpRequest();
     request.open("POST", form.action);
