@@ -25,6 +25,7 @@ from .models import Issue
 
 register("waiver-expired", "Waiver expired", "An expired waiver no longer applies.")
 register("waiver-unused", "Waiver unused", "A waiver matched no finding.")
+register("waiver-invalid", "Invalid waiver", "A waivers file entry fails the schema.")
 
 
 @dataclass(frozen=True)
@@ -121,9 +122,6 @@ def load_waivers(path: Path) -> list[Waiver]:
             )
         )
     return waivers
-
-
-register("waiver-invalid", "Invalid waiver", "A waivers file entry fails the schema.")
 
 
 def _plain(value: Any) -> Any:

@@ -12,7 +12,7 @@ one-line ``description``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..models import MIDSTREAM, STAGES
@@ -57,7 +57,6 @@ class Subject:
     ownership: Any  # ownership.EntityOwnership | None
     matches: Sequence[Mapping[str, Any]] | None  # None = no watchlist loaded
     owner_matches: Sequence[Mapping[str, Any]] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Kind:

@@ -20,7 +20,7 @@ import jsonschema
 import yaml
 
 from ..errors import RulesError, make_issue, register
-from ..models import SEVERITIES, Issue, severity_rank
+from ..models import Issue, severity_rank
 from .kinds import Kind, compile_condition
 
 register(
@@ -53,6 +53,8 @@ def shipped_rulesets() -> list[Path]:
 
 @dataclass(frozen=True)
 class Citation:
+    """Where a rule or group comes from: text and URL."""
+
     text: str
     url: str
 
@@ -92,6 +94,8 @@ class Rule:
 
 @dataclass(frozen=True)
 class Ruleset:
+    """One regime's rules file: who it binds, when it was reviewed, its settings and rules."""
+
     id: str
     version: str
     title: str
@@ -107,6 +111,8 @@ class Ruleset:
 
 @dataclass(frozen=True)
 class Group:
+    """A country group of groups.yaml, unions resolved."""
+
     name: str
     title: str
     members: frozenset[str]
@@ -194,6 +200,7 @@ def validate_document(document: dict[str, Any], path: str) -> list[Issue]:
 
 
 def kind_of(document: dict[str, Any]) -> str:
+    """'ruleset', 'groups' or 'scoring' (a file without ``kind`` is a ruleset)."""
     return str(document.get("kind", "ruleset"))
 
 
@@ -421,6 +428,3 @@ def validate_file(path: Path) -> tuple[str, list[Issue]]:
         groups_doc, _ = read_document(sibling)
     names = set(groups_doc.get("groups", {}))
     return kind, _semantic_issues(document, str(path), names)
-
-
-SEVERITY_ORDER = SEVERITIES
