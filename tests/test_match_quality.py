@@ -9,7 +9,12 @@ import csv
 from collections import Counter
 from pathlib import Path
 
-from feocscreen.match import DEFAULT_MATCH_THRESHOLD, DEFAULT_REVIEW_THRESHOLD, score_entry
+from feocscreen.match import (
+    DEFAULT_MATCH_THRESHOLD,
+    DEFAULT_REVIEW_THRESHOLD,
+    WatchlistIndex,
+    score_entry,
+)
 from feocscreen.names import normalise_name
 from feocscreen.watchlist import WatchlistEntry
 
@@ -97,3 +102,21 @@ def test_precision_and_recall_at_the_match_threshold() -> None:
     print("\n".join(misses))
     assert precision >= 0.98
     assert recall >= 0.95
+
+
+def test_blocking_and_prefilter_keep_every_labelled_pair_the_scorer_would_report() -> None:
+    """Candidate generation loses nothing: each pair at or above review is found by search."""
+    cases = _cases()
+    entries = [
+        WatchlistEntry(entry_id=c["case_id"], list_id="EL", name=c["candidate"]) for c in cases
+    ]
+    index = WatchlistIndex(entries)
+    lost = []
+    for case, listed in zip(cases, entries, strict=True):
+        direct = score_entry(normalise_name(case["query"]), listed, [normalise_name(listed.name)])
+        if direct.score < DEFAULT_REVIEW_THRESHOLD:
+            continue
+        found = {h.entry.entry_id for h in index.search(case["query"])}
+        if listed.entry_id not in found:
+            lost.append((case["query"], case["candidate"], direct.score))
+    assert lost == []

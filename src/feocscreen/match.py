@@ -37,9 +37,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from .errors import RulesError, WaiverError, make_issue, register
 from .models import Issue
@@ -71,12 +72,16 @@ ONE_SIDED_PLACE = 0.3
 TOKEN_AGREE = 75.0  # rapidfuzz ratio from which two tokens are spelling variants
 MAX_VARIANT = 0.9  # a spelling variant never agrees as fully as the same word
 SAME_SOUND = 0.75  # tokens with one phonetic key: romanisation variants or a typo
+COMPACT_ALIKE = 85.0  # place + trade words run together this alike: a spacing variant
+SOUND_MIN_RATIO = 60.0  # below this, a shared consonant skeleton is chance (Bicang / Bocen)
 GENERIC_ONLY_CAP = 50.0  # trade names all differ: never reaches review
 GENERIC_CONFLICT_PENALTY = 8.0  # both sides carry business words the other lacks
 COUNTRY_PENALTY = 10.0  # nomenklatura logic-v2 subtracts 0.2 of 1; we are gentler, lists
 # often carry only one address country of several
 IDENTIFIER_PENALTY = 30.0  # both sides give an LEI/USCC of one kind and they differ
-MAX_POSTINGS = 5000  # a blocking key shared by more entries than this finds nothing useful
+MAX_POSTINGS = 400  # a key shared by more names than this is too weak to block on
+_KIND_CODE = {DISTINCT: 0, PLACE: 1, GENERIC_KIND: 2}
+_WEIGHT_BY_CODE = np.array([WEIGHTS[DISTINCT], WEIGHTS[PLACE], WEIGHTS[GENERIC_KIND]])
 # China, Hong Kong and Macau are one jurisdiction for the lists' country fields.
 _CHINA = frozenset({"CN", "HK", "MO"})
 
@@ -103,22 +108,31 @@ def _token_similarity(a: str, b: str) -> float:
         return 1.0
     ratio = fuzz.ratio(a, b)
     similarity = max(0.0, (ratio - TOKEN_AGREE) / (100.0 - TOKEN_AGREE)) * MAX_VARIANT
-    if len(a) >= 3 and len(b) >= 3 and phonetic_key(a) == phonetic_key(b):
+    if (
+        ratio >= SOUND_MIN_RATIO
+        and len(a) >= 3
+        and len(b) >= 3
+        and phonetic_key(a) == phonetic_key(b)
+    ):
         similarity = max(similarity, SAME_SOUND)
     return similarity
 
 
 def _merge_split_words(tokens: list[tuple[str, str]], other: set[str]) -> list[tuple[str, str]]:
     """Join neighbours written apart on this side but as one word on the other."""
+    if not other or len(tokens) < 2:
+        return tokens
     out: list[tuple[str, str]] = []
-    i = 0
-    while i < len(tokens):
-        for size in (3, 2):
-            joined = "".join(t for t, _ in tokens[i : i + size])
-            if i + size <= len(tokens) and joined in other:
-                out.append((joined, token_kind(joined)))
-                i += size
-                break
+    i, count = 0, len(tokens)
+    while i < count:
+        pair = tokens[i][0] + tokens[i + 1][0] if i + 1 < count else ""
+        triple = pair + tokens[i + 2][0] if i + 2 < count else ""
+        if triple and triple in other:
+            out.append((triple, token_kind(triple)))
+            i += 3
+        elif pair and pair in other:
+            out.append((pair, token_kind(pair)))
+            i += 2
         else:
             out.append(tokens[i])
             i += 1
@@ -129,8 +143,10 @@ def compare_names(query: NormalisedName, candidate: NormalisedName) -> NameCompa
     """Weighted, order-free token agreement of two names, 0–100, with its features."""
     q = list(zip(query.tokens, query.kinds, strict=True))
     c = list(zip(candidate.tokens, candidate.kinds, strict=True))
-    q = _merge_split_words(q, set(candidate.tokens))
-    c = _merge_split_words(c, {t for t, _ in q})
+    q_words, c_words = set(query.tokens), set(candidate.tokens)
+    if q_words != c_words:
+        q = _merge_split_words(q, c_words - q_words)
+        c = _merge_split_words(c, {t for t, _ in q} - c_words)
     q_has_place = any(k == PLACE for _, k in q)
     c_has_place = any(k == PLACE for _, k in c)
 
@@ -139,15 +155,23 @@ def compare_names(query: NormalisedName, candidate: NormalisedName) -> NameCompa
             return WEIGHTS[PLACE] * ONE_SIDED_PLACE
         return WEIGHTS[kind]
 
-    pairs = []
+    # Equal words pair first (similarity 1); spelling variants then pair greedily, best first.
+    c_position = {t: j for j, (t, _) in enumerate(c)}
+    pairs = [(1.0, i, c_position[t]) for i, (t, _) in enumerate(q) if t in c_position]
+    paired_q = {i for _, i, _ in pairs}
+    paired_c = {j for _, _, j in pairs}
+    fuzzy = []
     for i, (qt, qk) in enumerate(q):
+        if i in paired_q:
+            continue
         for j, (ct, ck) in enumerate(c):
-            if qk == ck == PLACE and qt != ct:
+            if j in paired_c or (qk == ck == PLACE):
                 continue  # two known places that differ are two places (Longnan, Longyan)
             sim = _token_similarity(qt, ct)
             if sim > 0:
-                pairs.append((sim, i, j))
-    pairs.sort(key=lambda p: (-p[0], p[1], p[2]))
+                fuzzy.append((sim, i, j))
+    fuzzy.sort(key=lambda p: (-p[0], p[1], p[2]))
+    pairs.extend(fuzzy)
     used_q: set[int] = set()
     used_c: set[int] = set()
     agreed: dict[str, list[str]] = {DISTINCT: [], PLACE: [], GENERIC_KIND: []}
@@ -280,18 +304,28 @@ def score_entry(
 
 
 def blocking_keys(name: NormalisedName) -> set[str]:
-    """Index keys of a name: distinct tokens, their phonetic keys, joined neighbours, prefix.
+    """Index keys of a name: distinct tokens, their phonetic keys, their heads and tails with
+    the place, joined neighbours, and a compact prefix.
 
     A name with no trade-name token is keyed on its full token set and on its places,
     so "China Rare Earth Group" finds its own kind without every Chinese entry.
     """
     distinct = name.distinct
     keys: set[str] = set()
+    anchor = name.places[0] if name.places else ""
     for token in distinct:
         keys.add("t" + token)
         sound = phonetic_key(token)
-        if len(sound) >= 3:
+        if len(sound) >= 4:
             keys.add("p" + sound)
+        elif len(sound) == 3:  # short skeletons are common: narrowed by the place
+            keys.add(f"p{anchor}:{sound}")
+    # A typo or a one-syllable variant keeps the head or the tail of the word; alone those
+    # are shared by too many names, so they are keyed together with the place.
+    for token in distinct:
+        if len(token) >= 4:
+            keys.add(f"f{anchor}:{token[:3]}")
+            keys.add(f"s{anchor}:{token[-3:]}")
     for a, b in zip(distinct, distinct[1:], strict=False):
         keys.add("t" + a + b)
     if distinct:
@@ -303,28 +337,166 @@ def blocking_keys(name: NormalisedName) -> set[str]:
 
 
 class WatchlistIndex:
-    """Inverted index over every name and alias of a WatchlistSet."""
+    """Inverted index over every name and alias of a WatchlistSet.
+
+    A search looks up the query's blocking keys, bounds each blocked name's score with
+    one vectorised rapidfuzz ``cdist`` of tokens, and gives only the names that could
+    reach ``min_score`` to the explained scorer. Per-name data lives in flat numpy
+    arrays so a query costs a few array operations, not a Python loop per name.
+    """
 
     def __init__(self, entries: Sequence[WatchlistEntry]) -> None:
         self.entries = list(entries)
         self.entry_names: list[list[NormalisedName]] = []
-        self.postings: dict[str, list[int]] = {}
+        texts: list[str] = []
+        tokens: list[str] = []
+        kinds: list[int] = []
+        starts: list[int] = []
+        compact: list[str] = []
+        trade_compact: list[str] = []
+        weight: list[float] = []
+        weight_no_place: list[float] = []
+        has_place: list[bool] = []
+        has_trade: list[bool] = []
+        name_entry: list[int] = []
+        postings: dict[str, list[int]] = {}
+        identifier_postings: dict[str, list[int]] = {}
+        one_sided = WEIGHTS[PLACE] * ONE_SIDED_PLACE
         for position, entry in enumerate(self.entries):
             names = [normalise_name(n) for n in entry.names]
             self.entry_names.append(names)
-            keys = set().union(*(blocking_keys(n) for n in names))
-            keys.update("i" + code for code in entry.identifiers)
-            for key in keys:
-                self.postings.setdefault(key, []).append(position)
+            for name in names:
+                slot = len(texts)
+                texts.append(name.text)
+                starts.append(len(tokens))
+                tokens.extend(name.tokens)
+                kinds.extend(_KIND_CODE[k] for k in name.kinds)
+                trade_compact.append("".join(name.distinct))
+                compact.append(
+                    "".join(
+                        t for t, k in zip(name.tokens, name.kinds, strict=True) if k != GENERIC_KIND
+                    )
+                )
+                weight.append(sum(WEIGHTS[k] for k in name.kinds))
+                weight_no_place.append(
+                    sum(one_sided if k == PLACE else WEIGHTS[k] for k in name.kinds)
+                )
+                has_place.append(PLACE in name.kinds)
+                has_trade.append(bool(name.distinct))
+                name_entry.append(position)
+                for key in blocking_keys(name):
+                    postings.setdefault(key, []).append(slot)
+            for code in entry.identifiers:
+                identifier_postings.setdefault(code, []).append(position)
+        starts.append(len(tokens))
+        self.name_texts = texts  # canonical text of every name and alias
+        self.name_entry = name_entry  # entry position of each name
+        self.token_start = np.array(starts, dtype=np.int64)  # name -> its first token
+        self.tokens = np.array(tokens, dtype=object)
+        self.token_kind = np.array(kinds, dtype=np.int8)
+        self.name_compact = np.array(compact, dtype=object)  # place + trade words run together
+        self.name_trade_compact = np.array(trade_compact, dtype=object)
+        self.name_weight = np.array(weight, dtype=np.float64)
+        self.name_weight_no_place = np.array(weight_no_place, dtype=np.float64)
+        self.name_has_place = np.array(has_place, dtype=bool)
+        self.name_has_trade = np.array(has_trade, dtype=bool)
+        self.postings = {k: np.array(v, dtype=np.int32) for k, v in postings.items()}
+        self.identifier_postings = identifier_postings
 
-    def candidates(self, query: NormalisedName) -> set[int]:
-        """Entries sharing at least one useful blocking key with the query."""
-        found: set[int] = set()
-        for key in blocking_keys(query):
-            posting = self.postings.get(key)
-            if posting and len(posting) <= MAX_POSTINGS:
-                found.update(posting)
-        return found
+    def candidate_names(self, query: NormalisedName) -> np.ndarray:
+        """Positions of names sharing at least one useful blocking key with the query."""
+        found = [
+            posting
+            for key in blocking_keys(query)
+            if (posting := self.postings.get(key)) is not None and len(posting) <= MAX_POSTINGS
+        ]
+        if not found:
+            return np.empty(0, dtype=np.int64)
+        return np.unique(np.concatenate(found)).astype(np.int64)
+
+    def candidates(
+        self, query: NormalisedName, min_score: float = DEFAULT_REVIEW_THRESHOLD
+    ) -> set[int]:
+        """Entries that blocking and the score bound put before the scorer.
+
+        For the blocked names, one rapidfuzz ``cdist`` of the query's tokens against theirs
+        gives an upper bound of each name's score (every token at its best possible
+        agreement, counted from both sides); names whose bound is below min_score, or whose
+        trade names cannot agree at all, cannot be reported and are dropped. Names whose
+        place and trade words run together alike are kept whatever the bound says, since
+        the scorer merges words split differently (Qiao Lan / Qiaolan).
+        tests/test_match_quality.py checks that no labelled pair at or above review is lost.
+        """
+        names = self.candidate_names(query)
+        if not len(names) or min_score <= GENERIC_ONLY_CAP or not query.tokens:
+            return {self.name_entry[n] for n in names.tolist()}
+        first = self.token_start[names]
+        counts = self.token_start[names + 1] - first
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        flat_index = np.repeat(first - starts, counts) + np.arange(int(counts.sum()))
+        kinds = self.token_kind[flat_index]
+        column_name = np.repeat(np.arange(len(names)), counts)
+        name_has_place = self.name_has_place[names]
+        q_kinds = np.array([_KIND_CODE[k] for k in query.kinds], dtype=np.int8)
+        q_has_place = PLACE in query.kinds
+        ratio = process.cdist(
+            query.tokens,
+            self.tokens[flat_index].tolist(),
+            scorer=fuzz.ratio,
+            score_cutoff=SOUND_MIN_RATIO,
+            dtype=np.float32,
+        )
+        similarity = np.clip((ratio - TOKEN_AGREE) / (100.0 - TOKEN_AGREE), 0, 1) * MAX_VARIANT
+        similarity = np.where(ratio >= SOUND_MIN_RATIO, np.maximum(similarity, SAME_SOUND), 0)
+        similarity[ratio >= 100] = 1.0
+        place, distinct = _KIND_CODE[PLACE], _KIND_CODE[DISTINCT]
+        q_place = q_kinds[:, None] == place
+        similarity[q_place & (kinds[None, :] == place) & (ratio < 100)] = 0.0
+        one_sided = WEIGHTS[PLACE] * ONE_SIDED_PLACE
+        row_weight = np.where(
+            q_place & ~name_has_place[column_name][None, :],
+            one_sided,
+            _WEIGHT_BY_CODE[q_kinds][:, None],
+        )
+        column_weight = _WEIGHT_BY_CODE[kinds]
+        if not q_has_place:
+            column_weight = np.where(kinds == place, one_sided, column_weight)
+        weighted = similarity * (row_weight + column_weight[None, :])
+        by_rows = np.maximum.reduceat(weighted, starts, axis=1).sum(axis=0)
+        by_columns = np.add.reduceat(weighted.max(axis=0), starts)
+        q_total = np.where(
+            name_has_place,
+            sum(WEIGHTS[k] for k in query.kinds),
+            sum(one_sided if k == PLACE else WEIGHTS[k] for k in query.kinds),
+        )
+        c_total = (self.name_weight if q_has_place else self.name_weight_no_place)[names]
+        bound = 100.0 * np.minimum(by_rows, by_columns) / np.maximum(q_total + c_total, 1e-9)
+        trade_pairs = (q_kinds[:, None] == distinct) & (kinds[None, :] == distinct)
+        trade_agrees = np.maximum.reduceat((similarity * trade_pairs).max(axis=0), starts) > 0
+        capped = bool(query.distinct) & self.name_has_trade[names] & ~trade_agrees
+        keep = (bound >= min_score - 0.05) & ~capped
+        probes = (
+            (
+                "".join(
+                    t for t, k in zip(query.tokens, query.kinds, strict=True) if k != GENERIC_KIND
+                ),
+                self.name_compact,
+            ),
+            ("".join(query.distinct), self.name_trade_compact),
+        )
+        for probe, texts in probes:
+            rest = np.flatnonzero(~keep)
+            if not probe or not len(rest):
+                continue
+            alike = process.cdist(
+                [probe],
+                texts[names[rest]].tolist(),
+                scorer=fuzz.ratio,
+                score_cutoff=COMPACT_ALIKE,
+                dtype=np.uint8,
+            )[0]
+            keep[rest[np.flatnonzero(alike)]] = True
+        return {self.name_entry[n] for n in names[keep].tolist()}
 
     def search(
         self,
@@ -336,9 +508,9 @@ class WatchlistIndex:
     ) -> list[Hit]:
         """Entries scoring at least min_score for a name, best first."""
         query = normalise_name(str(name))
-        found = self.candidates(query)
+        found = self.candidates(query, min_score)
         for code in {clean_identifier(i) for i in identifiers if i and identifier_kind(i)}:
-            found.update(self.postings.get("i" + code, ()))
+            found.update(self.identifier_postings.get(code, ()))
         hits = []
         for position in found:
             hit = score_entry(

@@ -431,9 +431,16 @@ GENERIC: frozenset[str] = frozenset(
         "world",
         "united",
         "state",
+        "de",
+        "du",
+        "der",
+        "la",
+        "le",
     }
 )
-STOPWORDS: frozenset[str] = frozenset({"and", "the", "of", "de", "du", "der", "und", "et"})
+# Only words that are never a pinyin syllable are dropped; "de", "du" (French/Spanish "of")
+# are also syllables of Chinese names written apart ("Du Ting"), so they stay as generic words.
+STOPWORDS: frozenset[str] = frozenset({"and", "the", "of", "und", "et"})
 
 DISTINCT, PLACE, GENERIC_KIND = "distinct", "place", "generic"
 
