@@ -330,3 +330,16 @@ def test_pfe_rules_wait_for_the_first_taxable_year(make_workbook):
     )  # taxable years beginning after 2025-07-04
     assert statuses["feoc-covered-jurisdiction"] == "active"
     assert out["C1"]["pfe"] is True  # an entity property, whatever the effective date
+
+
+def test_hong_kong_incorporation_counts_as_china(make_workbook):
+    out = run(
+        make_workbook,
+        [
+            ["H1", "Harbour Magnets Ltd", "Hong Kong", "magnet", None, 1],
+            ["T1", "Formosa Magnets", "Taiwan", "magnet", None, 1],
+        ],
+        [*chain_rows("H1", ALLIED_CHAIN), *chain_rows("T1", ALLIED_CHAIN)],
+    )
+    assert out["H1"]["feoc"] is True and out["H1"]["prongs"]["feoc_covered_jurisdiction"] is True
+    assert out["T1"]["feoc"] is False and out["T1"]["prongs"]["feoc_covered_jurisdiction"] is False
