@@ -40,6 +40,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 DEMO = ROOT / "fixtures" / "demo_suppliers.xlsx"
+DEMO_LIST = ROOT / "fixtures" / "lists" / "csl_illustrative.csv"
 SCREENING_TIMEOUT_MS = 90_000  # the first run also starts the forkserver and imports pandas
 
 
@@ -162,6 +163,7 @@ def test_upload_the_demo_workbook_and_download_the_report(
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
 
     page.locator("#workbook").set_input_files(str(DEMO))
+    page.locator("#lists").set_input_files(str(DEMO_LIST))  # a fictional CSL: matches to show
     page.get_by_label("As of").fill("2026-11-28")
     page.get_by_role("button", name="Screen", exact=True).click()
     expect(page.locator("#progress")).to_be_visible()
@@ -183,6 +185,7 @@ def test_upload_the_demo_workbook_and_download_the_report(
     expected = {s["supplier_id"]: s["tier"] for s in data["suppliers"]}
     assert {k: v.split()[-1] for k, v in shown.items()} == expected
     assert len(set(expected.values())) > 1, "the demo should show more than one tier"
+    assert [entry["path"] for entry in data["lists"]] == ["lists/csl_illustrative.csv"]
 
     # Open the worst supplier's findings: the first active finding's title and citation are there.
     worst = max(
@@ -193,6 +196,12 @@ def test_upload_the_demo_workbook_and_download_the_report(
     row.locator("summary").click()
     finding = next(f for f in worst["findings"] if f["status"] == "active")
     expect(row.get_by_text(finding["title"], exact=True).first).to_be_visible()
+    matched = [s for s in data["suppliers"] if s["matches"]]
+    assert matched, "the fictional CSL should match some demo suppliers"
+    detail = table.locator(f'tr[data-detail-for="{matched[0]["supplier_id"]}"]')
+    if detail.locator("details").get_attribute("open") is None:
+        detail.locator("summary").click()
+    expect(detail.get_by_text(matched[0]["matches"][0]["entry"]).first).to_be_visible()
     page.screenshot(path=str(screenshots / "result.png"), full_page=True)
 
     with page.expect_download() as download_info:
