@@ -40,7 +40,7 @@ def test_terminal_shows_stage_counts_and_unit() -> None:
         p.advance(1200)
     shown = buffer.getvalue()
     assert "validating" in shown
-    assert "1200/1200" in shown
+    assert "1,200/1,200 rows" in shown
     assert "rows" in shown
 
 
@@ -152,8 +152,18 @@ def test_set_total_late_and_track() -> None:
             p.advance(7)
         seen = list(progress.track(range(4), "matching", total=4, unit="names"))
     assert seen == [0, 1, 2, 3]
-    assert "7/7" in buffer.getvalue()
+    assert "7/7 rows" in buffer.getvalue()
     assert [(t.stage, t.count) for t in tracker.history] == [("reading", 7), ("matching", 4)]
+
+
+def test_a_stage_that_counts_nothing_shows_no_count() -> None:
+    buffer = io.StringIO()
+    tracker = progress.Tracker(console=_terminal_console(buffer))
+    with progress.use(tracker), progress.stage("chains", unit="suppliers"):
+        pass
+    shown = buffer.getvalue()
+    assert "chains" in shown
+    assert "0/0" not in shown and "suppliers" not in shown
 
 
 def test_print_timings_lists_every_stage() -> None:

@@ -32,7 +32,6 @@ from typing import IO, Any, TypeVar
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     ProgressColumn,
     SpinnerColumn,
@@ -103,6 +102,22 @@ class Timings:
 
     def __len__(self) -> int:
         return len(self.stages)
+
+
+class _CountColumn(ProgressColumn):
+    """Done/total with the unit ("12,000/1,048,575 rows"); just the count when no total is
+    known, and nothing for a stage that counts nothing (chain building, say)."""
+
+    def render(self, task: Task) -> Text:
+        unit = task.fields.get("unit", "")
+        done = int(task.completed)
+        if not task.fields.get("counted", True):
+            return Text("")
+        if task.total:
+            return Text(f"{done:,}/{int(task.total):,} {unit}", style="progress.download")
+        if done:
+            return Text(f"{done:,} {unit}", style="progress.download")
+        return Text("")
 
 
 class _RateColumn(ProgressColumn):
@@ -204,8 +219,12 @@ class Tracker:
                 if self._display is not None:
                     if handle._task_id is not None:
                         task_total = handle.total if handle.total is not None else handle.count
+                        # a stage that counted nothing ends as a full bar, not an empty one
                         self._display.update(
-                            handle._task_id, total=task_total, completed=handle.count
+                            handle._task_id,
+                            total=task_total or 1,
+                            completed=handle.count if task_total else 1,
+                            counted=bool(task_total),
                         )
                         self._display.stop_task(handle._task_id)
                     if self._depth == 0:
@@ -229,8 +248,7 @@ class Tracker:
             SpinnerColumn(),
             TextColumn("{task.description:<14}"),
             BarColumn(bar_width=30),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[unit]}"),
+            _CountColumn(),
             _RateColumn(),
             TimeElapsedColumn(),
             console=self.console,
