@@ -23,6 +23,7 @@ TIER_STYLE = {
     "clear": "green",
 }
 TOP_EXPOSURES = 5  # suppliers listed in the terminal summary
+PRETTY_JSON_LIMIT = 2000
 
 
 @click.command("screen")
@@ -54,7 +55,10 @@ def screen_command(
         result = screen(config)
     data = result.data
     if json_out:
-        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        # Indented JSON of a large portfolio is hundreds of MB and several times slower to
+        # write; past PRETTY_JSON_LIMIT suppliers the same JSON is written compact.
+        indent = 2 if len(data["suppliers"]) <= PRETTY_JSON_LIMIT else None
+        text = json.dumps(data, indent=indent, ensure_ascii=False) + "\n"
         if json_out == "-":
             click.echo(text, nl=False)
         else:

@@ -38,9 +38,7 @@ def _finding(supplier_id: str, rule: Any, status: str, hit: Hit) -> dict[str, An
     stage = hit.key if hit.key in ("mining", "separation", "metal", "alloy", "magnet") else None
     evidence: list[dict[str, Any]] = [dict(e) for e in hit.evidence]
     evidence += [{"path": list(p)} for p in hit.paths]
-    message = f"{rule.title}: {hit.detail}"
-    if rule.advice:
-        message += f". Next: {rule.advice}"
+    message = f"{rule.title}: {hit.detail}"  # the next step is in ``advice``
     return {
         "finding_id": finding_id(supplier_id, rule.id, hit.key, hit.value),
         "rule_id": rule.id,
