@@ -235,6 +235,15 @@ def test_direct_thirty_percent_state_equity_is_feoc_and_pfe(make_workbook):
     assert o1["prongs"]["pfe_fie_single_sfe_25"] is True
     assert o1["ownership"]["nation"] == "CN"
     assert o1["ownership"]["paths"][0]["path"] == ["O1", "State Asset Commission"]
+    finding = next(f for f in o1["findings"] if f["rule_id"] == "feoc-covered-government-holding")
+    assert {"path": ["O1", "State Asset Commission"]} in finding["evidence"]
+    assert {
+        "file": "suppliers.xlsx",
+        "sheet": "Ownership",
+        "row": 2,
+        "column": "owner",
+        "cell": "B2",
+    } in finding["evidence"]
 
 
 def test_twenty_percent_state_equity_is_neither(make_workbook):

@@ -95,6 +95,7 @@ class OwnershipGraph:
     ) -> None:
         self.covered = covered
         self.method = method
+        self.layouts = portfolio.layouts
         self.listed_owners = {normalise_owner(n) for n in (listed_owners or set())}
         self.edges: dict[str, list[Edge]] = defaultdict(list)
         self.display: dict[str, str] = {}
@@ -140,6 +141,18 @@ class OwnershipGraph:
                         value=self.display[owner],
                     )
                 )
+
+    def cell(self, file: str, sheet: str, row: int, column: str) -> dict[str, Any]:
+        """Evidence dict of one Ownership cell (A1 reference when the layout is known)."""
+        layout = self.layouts.get((file, sheet))
+        letter = layout.columns[column][1] if layout and column in layout.columns else None
+        return {
+            "file": file,
+            "sheet": sheet,
+            "row": row,
+            "column": column,
+            "cell": f"{letter}{row}" if letter else None,
+        }
 
     # -- who is what -------------------------------------------------------------------
     def is_government(self, owner: str) -> bool:
@@ -334,10 +347,7 @@ class EntityOwnership:
         for p in paths:
             for loc in p.locations:
                 seen.setdefault(loc, None)
-        return tuple(
-            {"file": f, "sheet": s, "row": r, "column": "owner", "cell": None}
-            for f, s, r in sorted(seen)
-        )
+        return tuple(self.graph.cell(f, s, r, "owner") for f, s, r in sorted(seen))
 
     def to_dict(self) -> dict[str, Any]:
         """The ``ownership`` block of a supplier in the result."""
