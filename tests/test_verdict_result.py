@@ -197,3 +197,33 @@ def test_schema_rejects_broken_results(demo, breakage):
     breakage(broken)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft202012Validator(result_schema()).validate(broken)
+
+
+def test_horizon_and_builtin_rules_from_the_command_line(make_workbook, tmp_path):
+    path = make_workbook(
+        suppliers=[["B", "Beta", "US", "magnet", 1]],
+        sourcing=[
+            ["B", s, c, 100, None]
+            for s, c in (
+                ("mining", "CN"),
+                ("separation", "EE"),
+                ("metal", "JP"),
+                ("alloy", "JP"),
+                ("magnet", "US"),
+            )
+        ],
+    )
+    runner = CliRunner()
+
+    def rule_ids(*extra: str) -> set[str]:
+        out = tmp_path / "r.json"
+        result = runner.invoke(
+            main, ["screen", str(path), "--as-of", "2026-11-28", "-q", "--json", str(out), *extra]
+        )
+        assert result.exit_code == 0, result.output
+        data = json.loads(out.read_text(encoding="utf-8"))
+        return {f["rule_id"] for s in data["suppliers"] for f in s["findings"]}
+
+    assert "dfars-2027-chain-covered" in rule_ids()
+    assert "dfars-2027-chain-covered" not in rule_ids("--horizon", "1")
+    assert rule_ids("-r", "builtin:dfars") == {"dfars-2027-chain-covered"}
