@@ -17,7 +17,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/feocscreen screen fixtures/demo_suppliers.xlsx \
-		-l fixtures/lists/illustrative_list.csv \
+		-l fixtures/lists/simple_illustrative.csv -l fixtures/lists/csl_illustrative.csv \
 		--as-of 2026-11-28 \
 		-o reports/demo.xlsx --json reports/demo.json
 	@echo "Report: reports/demo.xlsx   JSON: reports/demo.json"
