@@ -12,10 +12,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
+from ..models import STAGES
 from .kinds import Hit, Subject
-from .load import RuleBook
+from .load import Rule, RuleBook
 
 
 def finding_id(supplier_id: str, rule_id: str, key: str, value: str) -> str:
@@ -34,21 +36,30 @@ class SupplierVerdict:
     basis: dict[str, list[str]]  # "feoc"/"pfe" -> reasons
 
 
-def _finding(supplier_id: str, rule: Any, status: str, hit: Hit) -> dict[str, Any]:
-    stage = hit.key if hit.key in ("mining", "separation", "metal", "alloy", "magnet") else None
-    evidence: list[dict[str, Any]] = [dict(e) for e in hit.evidence]
+@lru_cache(maxsize=4096)
+def _rule_fields(rule: Rule) -> tuple[str, str, str | None, dict[str, str]]:
+    """Per-rule values every finding repeats, built once and shared (a large portfolio has
+    millions of findings; sharing keeps the result's memory proportional to what differs)."""
+    until = rule.effective_until.isoformat() if rule.effective_until else None
+    return rule.title, rule.effective_from.isoformat(), until, rule.citation.to_dict()
+
+
+def _finding(supplier_id: str, rule: Rule, status: str, hit: Hit) -> dict[str, Any]:
+    stage = hit.key if hit.key in STAGES else None
+    # Evidence dicts are shared between findings of the same supplier: never mutated after.
+    evidence: list[dict[str, Any]] = list(hit.evidence)
     evidence += [{"path": list(p)} for p in hit.paths]
-    message = f"{rule.title}: {hit.detail}"  # the next step is in ``advice``
+    title, effective_from, effective_until, citation = _rule_fields(rule)
     return {
         "finding_id": finding_id(supplier_id, rule.id, hit.key, hit.value),
         "rule_id": rule.id,
-        "title": rule.title,
+        "title": title,
         "severity": rule.severity,
         "status": status,
-        "effective_from": rule.effective_from.isoformat(),
-        "effective_until": rule.effective_until.isoformat() if rule.effective_until else None,
-        "message": message,
-        "citation": rule.citation.to_dict(),
+        "effective_from": effective_from,
+        "effective_until": effective_until,
+        "message": f"{title}: {hit.detail}",  # the next step is in ``advice``
+        "citation": citation,
         "confidence": rule.confidence,
         "evidence": evidence,
         "contribution": 0.0,
