@@ -114,18 +114,22 @@ class StageInGroup(Kind):
         self.groups: list[str] = list(params.get("groups", []))
         self.outside: list[str] = list(params.get("outside", []))
         self.above = float(params.get("above", 0.0))
+        self._resolver: Any = None
+        self._inside: frozenset[str] = frozenset()
+        self._excluded: frozenset[str] = frozenset()
 
     def groups_used(self) -> set[str]:
         return set(self.groups) | set(self.outside)
 
     def _selected(self, country: str, subject: Subject) -> bool:
-        if country == UNVERIFIED:
+        if self._resolver is not subject.group_members:  # once per run, not per country
+            members = subject.group_members
+            self._inside = frozenset().union(*(members(g, "origin") for g in self.groups))
+            self._excluded = frozenset().union(*(members(g, "origin") for g in self.outside))
+            self._resolver = members
+        if country == UNVERIFIED or country in self._excluded:
             return False
-        if self.groups and not any(
-            country in subject.group_members(g, "origin") for g in self.groups
-        ):
-            return False
-        return not any(country in subject.group_members(g, "origin") for g in self.outside)
+        return not self.groups or country in self._inside
 
     def evaluate(self, subject: Subject) -> Outcome:
         hits: list[Hit] = []
