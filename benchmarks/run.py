@@ -101,7 +101,7 @@ class CaseResult:
     def peak_rss_mib(self) -> float | None:
         return max(r.peak_rss_mib for r in self.runs) if self.runs else None
 
-    def to_dict(self, floor_s: float | None) -> dict[str, Any]:
+    def to_dict(self, floor_s: float | None, floor_cpu_s: float | None = None) -> dict[str, Any]:
         seconds = self.op_s if self.case in OP_TIMED else self.wall_s
         return {
             "case": self.case,
@@ -117,6 +117,10 @@ class CaseResult:
             "rows_per_s": (self.rows / seconds) if seconds else None,
             "peak_rss_mib": self.peak_rss_mib,
             "ratio_to_floor": (seconds / floor_s) if (seconds and floor_s) else None,
+            # CPU time over the floor process's CPU time: steadier when the machine is busy
+            "cpu_ratio_to_floor": (self.cpu_s / floor_cpu_s)
+            if (self.cpu_s and floor_cpu_s)
+            else None,
             "runs": [asdict(r) for r in self.runs],
         }
 
@@ -358,6 +362,7 @@ def render(records: list[dict[str, Any]], markdown: bool) -> None:
         "rows/s",
         "peak RSS MiB",
         "× floor",
+        "CPU × floor",
         "status",
     ]
     for header in headers:
@@ -383,6 +388,7 @@ def render(records: list[dict[str, Any]], markdown: bool) -> None:
             "" if not r["rows_per_s"] else f"{r['rows_per_s'] / 1000:,.1f}k",
             "" if r["peak_rss_mib"] is None else f"{r['peak_rss_mib']:,.0f}",
             "" if r["ratio_to_floor"] is None else f"{r['ratio_to_floor']:.2f}",
+            "" if r.get("cpu_ratio_to_floor") is None else f"{r['cpu_ratio_to_floor']:.2f}",
             status,
         ]
         table.add_row(*cells)
@@ -447,7 +453,8 @@ def main(argv: list[str] | None = None) -> int:
         match_done = match_done or any(c.case == "match" and c.runs for c in planned)
         floor = next((c for c in planned if c.case == "floor" and c.ok), None)
         floor_s = floor.op_s if floor else None
-        records.extend(c.to_dict(floor_s) for c in planned)
+        floor_cpu_s = floor.cpu_s if floor else None
+        records.extend(c.to_dict(floor_s, floor_cpu_s) for c in planned)
         if args.profile and skip is None:
             path = profile(workbook, out_dir, args.results, size_label(rows), help_text)
             print(f"profile: {path}", file=sys.stderr)
