@@ -393,7 +393,8 @@ def render(records: list[dict[str, Any]], markdown: bool) -> None:
         ]
         table.add_row(*cells)
         lines.append("| " + " | ".join(cells) + " |")
-    console = Console()
+    # Wide enough for every column when the output goes to a file or a pipe.
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     console.print(table)
     for case, why in notes.items():
         console.print(f"{case} skipped: {why}", markup=False)
