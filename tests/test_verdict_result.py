@@ -227,3 +227,13 @@ def test_horizon_and_builtin_rules_from_the_command_line(make_workbook, tmp_path
     assert "dfars-2027-chain-covered" in rule_ids()
     assert "dfars-2027-chain-covered" not in rule_ids("--horizon", "1")
     assert rule_ids("-r", "builtin:dfars") == {"dfars-2027-chain-covered"}
+
+
+def test_unwritable_output_is_a_usage_error_not_a_bug(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    result = CliRunner().invoke(
+        main, ["screen", str(DEMO), "-q", "--json", str(blocker / "out.json")]
+    )
+    assert result.exit_code == 2
+    assert "cannot write" in result.output and "internal error" not in result.output

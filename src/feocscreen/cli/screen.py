@@ -62,13 +62,19 @@ def screen_command(
         if json_out == "-":
             click.echo(text, nl=False)
         else:
-            Path(json_out).parent.mkdir(parents=True, exist_ok=True)
-            Path(json_out).write_text(text, encoding="utf-8")
+            try:
+                Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+                Path(json_out).write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise click.UsageError(f"cannot write {json_out}: {exc.strerror or exc}") from None
     written: list[Path] = []
     if report is not None:
         from ..report.excel import write_report
 
-        written = list(write_report(data, report))
+        try:
+            written = list(write_report(data, report))
+        except OSError as exc:
+            raise click.UsageError(f"cannot write {report}: {exc.strerror or exc}") from None
     if not options.get("quiet"):
         _summary(data, json_out, written, verbose=bool(options.get("verbose")))
     if config.strict and data["validation"]["errors"]:
