@@ -237,3 +237,35 @@ def test_unwritable_output_is_a_usage_error_not_a_bug(tmp_path):
     )
     assert result.exit_code == 2
     assert "cannot write" in result.output and "internal error" not in result.output
+
+
+def test_blank_cells_of_any_kind_are_treated_as_missing():
+    import pandas as pd
+
+    from feocscreen.api import screen_portfolio
+    from feocscreen.portfolio import Portfolio
+
+    suppliers = pd.DataFrame(
+        {
+            "supplier_id": ["A"],
+            "supplier_name": ["Alpha"],
+            "country": ["US"],
+            "incorporation_country": [pd.NA],
+            "hq_country": [float("nan")],
+            "stage": ["magnet"],
+            "supplies_stage": ["magnet"],
+            "material": [pd.NA],
+            "annual_spend_usd": [float("nan")],
+            "dfars_exception": [pd.NA],
+            "_file": ["t.xlsx"],
+            "_sheet": ["Suppliers"],
+            "_row": [2],
+        }
+    )
+    data = screen_portfolio(
+        Portfolio(suppliers=suppliers), ScreenConfig(inputs=(), as_of=AS_OF)
+    ).data
+    supplier = data["suppliers"][0]
+    assert supplier["material"] == "ndfeb" and supplier["annual_spend_usd"] is None
+    assert supplier["prongs"]["feoc_covered_jurisdiction"] is False
+    assert supplier["stage_unverified"]["magnet"] == 1.0 and supplier["tier"] != "clear"

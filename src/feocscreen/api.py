@@ -209,7 +209,12 @@ def screen_portfolio(
     issues += graph.warnings
 
     allied_groups = {g: members(g, "origin") for g in sorted(book.groups) if g != "covered"}
-    supplier_rows = portfolio.suppliers.sort_values("supplier_id", kind="stable").to_dict("records")
+    supplier_rows = [
+        {key: _plain(value) for key, value in record.items()}
+        for record in portfolio.suppliers.sort_values("supplier_id", kind="stable").to_dict(
+            "records"
+        )
+    ]
     sourcing_locs = portfolio.sourcing[["_file", "_sheet", "_row"]].to_dict("records")
     weights = book.scoring["severity_weights"]
     suppliers: list[dict[str, Any]] = []
@@ -338,6 +343,14 @@ def _stage_allied(
         }
         for stage, shares in stage_country.items()
     }
+
+
+def _plain(value: Any) -> Any:
+    """None for every spelling of a blank cell (NaN, pd.NA, NaT), so rule kinds can test truth."""
+    try:
+        return None if pd.isna(value) else value
+    except (TypeError, ValueError):  # lists and other non-scalars
+        return value
 
 
 def _text(value: Any) -> str | None:
