@@ -88,6 +88,12 @@ def test_unconfirmed_rule_is_capped_at_medium(tmp_path):
     assert validate_file(ok)[1] == []
 
 
+def test_unknown_watchlist_id_is_a_rules_error(tmp_path):
+    bad = _write(tmp_path, _ruleset(condition={"listed": {"lists": ["SDNN"]}}))
+    kind, issues = validate_file(bad)
+    assert any("unknown watchlist id 'SDNN'" in i.message for i in issues)
+
+
 def test_unknown_group_and_broken_yaml_are_rules_errors(tmp_path):
     bad = _write(tmp_path, _ruleset(condition={"jurisdiction_in_group": {"groups": ["narnia"]}}))
     with pytest.raises(RulesError) as caught:

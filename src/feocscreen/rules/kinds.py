@@ -79,6 +79,10 @@ class Kind:
         """Country groups this condition names (checked against groups.yaml at load)."""
         return set()
 
+    def lists_used(self) -> set[str]:
+        """Watchlist ids this condition names (checked against the known list ids at load)."""
+        return set()
+
 
 def _pct(share: float) -> str:
     return f"{share * 100:.4g} %"
@@ -410,6 +414,9 @@ class Listed(Kind):
         self.fields: list[str] = list(params.get("fields", ["supplier_name"]))
         self.min_score = float(params.get("min_score", 0))
 
+    def lists_used(self) -> set[str]:
+        return set(self.lists)
+
     def evaluate(self, subject: Subject) -> Outcome:
         if subject.matches is None:
             return Outcome(None, note=SFE_LISTS_NOTE)
@@ -433,6 +440,9 @@ class OwnerListed(Kind):
     def __init__(self, params: Mapping[str, Any]) -> None:
         self.lists = [str(x).upper() for x in params["lists"]]
         self.min_score = float(params.get("min_score", 0))
+
+    def lists_used(self) -> set[str]:
+        return set(self.lists)
 
     def evaluate(self, subject: Subject) -> Outcome:
         if subject.matches is None:
@@ -511,6 +521,9 @@ class All(Kind):
     def groups_used(self) -> set[str]:
         return set().union(*(c.groups_used() for c in self.children))
 
+    def lists_used(self) -> set[str]:
+        return set().union(*(c.lists_used() for c in self.children))
+
     def evaluate(self, subject: Subject) -> Outcome:
         outcomes = [c.evaluate(subject) for c in self.children]
         if any(o.value is False for o in outcomes):
@@ -534,6 +547,9 @@ class AnyOf(Kind):
 
     def groups_used(self) -> set[str]:
         return set().union(*(c.groups_used() for c in self.children))
+
+    def lists_used(self) -> set[str]:
+        return set().union(*(c.lists_used() for c in self.children))
 
     def evaluate(self, subject: Subject) -> Outcome:
         outcomes = [c.evaluate(subject) for c in self.children]
@@ -560,6 +576,9 @@ class Not(Kind):
 
     def groups_used(self) -> set[str]:
         return self.child.groups_used()
+
+    def lists_used(self) -> set[str]:
+        return self.child.lists_used()
 
     def evaluate(self, subject: Subject) -> Outcome:
         outcome = self.child.evaluate(subject)

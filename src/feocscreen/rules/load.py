@@ -276,6 +276,15 @@ def _rule(entry: dict[str, Any], ruleset: dict[str, Any], settings: dict[str, An
     )
 
 
+def _known_list_ids() -> set[str]:
+    """Short list ids the watchlist readers produce (empty if that module is unavailable)."""
+    try:
+        from ..watchlist import LIST_IDS
+    except ImportError:  # pragma: no cover - the watchlist module ships with the package
+        return set()
+    return set(LIST_IDS)
+
+
 def _semantic_issues(document: dict[str, Any], path: str, group_names: set[str]) -> list[Issue]:
     issues: list[Issue] = []
     for index, entry in enumerate(document["rules"]):
@@ -291,10 +300,20 @@ def _semantic_issues(document: dict[str, Any], path: str, group_names: set[str])
                     f"an unconfirmed rule may be at most {UNCONFIRMED_CAP}, not {entry['severity']}",
                 )
             )
-        unknown = compile_condition(entry["condition"]).groups_used() - group_names
-        for name in sorted(unknown):
+        condition = compile_condition(entry["condition"])
+        for name in sorted(condition.groups_used() - group_names):
             issues.append(
                 _issue(path, f"{pointer}/condition", entry["id"], f"unknown country group {name!r}")
+            )
+        known_lists = _known_list_ids()
+        for name in sorted(condition.lists_used() - known_lists if known_lists else set()):
+            issues.append(
+                _issue(
+                    path,
+                    f"{pointer}/condition",
+                    entry["id"],
+                    f"unknown watchlist id {name!r} (known: {', '.join(sorted(known_lists))})",
+                )
             )
         until = entry.get("effective_until")
         start = entry["effective_from"]
