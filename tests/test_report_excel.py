@@ -385,3 +385,19 @@ def test_formula_like_names_read_back_as_text(tmp_path: Path) -> None:
     cells = [ws.cell(row, 2) for row in range(2, 2 + len(names))]
     assert [c.value for c in cells] == names
     assert all(c.data_type == "s" for c in cells)
+
+
+def test_links_past_the_per_sheet_cap_become_text(
+    result: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("feocscreen.report.excel.HYPERLINK_LIMIT", 2)
+    ws = load_workbook(write_report(result, tmp_path / "links.xlsx")[0])["Findings"]
+    citations = [row[9] for row in ws.iter_rows(min_row=2)]
+    linked = [c for c in citations if c.hyperlink is not None]
+    assert len(linked) == 2
+    third = citations[2]
+    assert third.hyperlink is None
+    assert (
+        third.value
+        == "89 FR 37079 <https://www.govinfo.gov/content/pkg/FR-2024-05-06/html/2024-08913.htm>"
+    )

@@ -34,6 +34,7 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.chart.marker import DataPoint
 from openpyxl.formatting.rule import ColorScaleRule
 from openpyxl.styles import Alignment, Font, NamedStyle, PatternFill
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
@@ -68,6 +69,10 @@ SHEETS: tuple[str, ...] = (
 )
 EXCEL_MAX_ROWS = 1_048_576  # Excel's hard row limit per sheet
 EXCEL_MAX_CELL = 32_767  # Excel's hard limit on characters in one cell
+# openpyxl holds every hyperlink of a sheet in memory until the sheet closes (about 2 KiB
+# each, measured), so past this many per sheet the address is written as text instead;
+# Excel itself stops at 65,530 links per sheet.
+HYPERLINK_LIMIT = 10_000
 FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")  # OWASP CSV-injection lead characters
 WIDTH_SAMPLE = 300  # rows looked at to size a column; enough for a stable width, cheap on 1M rows
 MAX_WIDTH = 60
@@ -199,6 +204,20 @@ class _ReportWriter:
         )
         for style in named:
             self.workbook.add_named_style(style)
+        self._style_arrays: dict[str, StyleArray] = {}
+        self._links: dict[str, int] = {}  # hyperlinks written per sheet
+
+    def styled(self, ws: WriteOnlyWorksheet, value: Any, style: str) -> Any:
+        """A cell with a named style, copying a cached style array: assigning a named style
+        by name costs a look-up per cell, which dominated writing a million-row sheet."""
+        cell = WriteOnlyCell(ws, value=value)
+        cached = self._style_arrays.get(style)
+        if cached is None:
+            cell.style = style
+            self._style_arrays[style] = StyleArray(cell._style)
+        else:
+            cell._style = StyleArray(cached)
+        return cell
 
     # ---- cells --------------------------------------------------------------------------
     def cell(
@@ -211,35 +230,32 @@ class _ReportWriter:
             value = "yes" if value is True else "no" if value is False else value
             kind = "text"
         if kind in _FORMATS and isinstance(value, (int, float)) and not isinstance(value, bool):
-            cell = WriteOnlyCell(ws, value=value)
-            cell.style = f"fs_{kind}"
-            return cell
+            return self.styled(ws, value, f"fs_{kind}")
         if kind == "tier":
             text = clean_text(value)
-            cell = self._text_cell(ws, text)
             if text in TIER_COLOURS:
-                cell.style = f"fs_tier_{text}"
-            return cell
+                return self.styled(ws, text, f"fs_tier_{text}")
+            return self._text_cell(ws, text)
         if kind == "link" and isinstance(value, tuple):
             label, url = value
-            cell = self._text_cell(ws, label or url or "")
-            if url:
-                cell.hyperlink = url
-                cell.style = "fs_link"
+            if not url:
+                return self._text_cell(ws, label, True)
+            links = self._links.get(ws.title, 0)
+            if links >= HYPERLINK_LIMIT:  # past Excel's limit the address is shown as text
+                return self._text_cell(ws, f"{clean_text(label)} <{url}>", True)
+            self._links[ws.title] = links + 1
+            cell = self.styled(ws, clean_text(label or url), "fs_link")
+            cell.hyperlink = url
             return cell
         return self._text_cell(ws, value, wrap)
 
-    @staticmethod
-    def _text_cell(ws: WriteOnlyWorksheet, value: Any, wrap: bool = False) -> Any:
+    def _text_cell(self, ws: WriteOnlyWorksheet, value: Any, wrap: bool = False) -> Any:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            number = WriteOnlyCell(ws, value=value)
-            number.style = "fs_top"
-            return number
+            return self.styled(ws, value, "fs_top")
         text = clean_text(value).replace("\r\n", "\n").replace("\r", "\n")  # XML keeps only \n
         if len(text) > EXCEL_MAX_CELL:
             text = text[: EXCEL_MAX_CELL - 1] + "…"
-        cell = WriteOnlyCell(ws, value=text)
-        cell.style = "fs_wrap" if wrap else "fs_top"
+        cell = self.styled(ws, text, "fs_wrap" if wrap else "fs_top")
         if text.startswith(FORMULA_LEADS):
             cell.data_type = "s"  # a string, not a formula, whatever it starts with
             cell.quotePrefix = True  # and Excel keeps it text when the cell is edited
@@ -250,9 +266,7 @@ class _ReportWriter:
     ) -> list[Any]:
         row = []
         for index, header in enumerate(headers):
-            cell = WriteOnlyCell(ws, value=header)
-            cell.style = styles[index] if styles else "fs_header"
-            row.append(cell)
+            row.append(self.styled(ws, header, styles[index] if styles else "fs_header"))
         return row
 
     # ---- sheets -------------------------------------------------------------------------
