@@ -177,6 +177,7 @@ def screen_portfolio(
 ) -> ScreeningResult:
     """Screen an already validated portfolio (the in-process entry point)."""
     book = book or load_rulebook(config.rules)
+    waivers = load_waivers(config.waivers) if config.waivers is not None else None  # fail fast
     timings = dict(timings or {})
     members = group_resolver(book)
     covered_origin = members("covered", "origin")
@@ -237,58 +238,24 @@ def screen_portfolio(
             verdict = evaluate_supplier(book, subject, sid, as_of, horizon_end)
             exposure, unverified = stage_figures(chains, sid, covered_origin)
             findings_by_supplier[sid] = verdict.findings
-            feoc = any(v is True for k, v in verdict.prongs.items() if k.startswith("feoc_"))
-            pfe = any(v is True for k, v in verdict.prongs.items() if k.startswith("pfe_"))
-            spend = record.get("annual_spend_usd")
             suppliers.append(
-                {
-                    "supplier_id": sid,
-                    "supplier_name": _text(record.get("supplier_name")),
-                    "country": _text(record.get("country")),
-                    "incorporation_country": _text(record.get("incorporation_country")),
-                    "hq_country": _text(record.get("hq_country")),
-                    "stage": _text(record.get("stage")),
-                    "supplies_stage": _text(record.get("supplies_stage")),
-                    "material": _text(record.get("material")) or "ndfeb",
-                    "dfars_exception": _text(record.get("dfars_exception")),
-                    "annual_spend_usd": None if spend is None or pd.isna(spend) else float(spend),
-                    "tier": "clear",
-                    "score": 0.0,
-                    "feoc": feoc,
-                    "pfe": pfe,
-                    "prongs": verdict.prongs,
-                    "prong_notes": verdict.prong_notes,
-                    "feoc_pfe_basis": sorted(
-                        set(verdict.basis["feoc"]) | set(verdict.basis["pfe"])
-                    ),
-                    "covered_government_ownership": entity.covered_government,
-                    "ownership": entity.to_dict(),
-                    "midstream_exposure": midstream_index(exposure, book.scoring["stage_weights"]),
-                    "stage_exposure": exposure,
-                    "stage_unverified": unverified,
-                    "stage_country": {
-                        stage: dict(sorted(shares.items()))
-                        for stage, shares in chains.stage_country[sid].items()
-                    },
-                    "stage_allied": _stage_allied(chains.stage_country[sid], allied_groups),
-                    "findings": verdict.findings,
-                    "matches": sorted(
-                        (outcome.by_supplier.get(sid, []) if outcome is not None else []),
-                        key=lambda m: (
-                            str(m.get("field")),
-                            str(m.get("list")),
-                            str(m.get("entry")),
-                        ),
-                    ),
-                }
+                _supplier_entry(
+                    record,
+                    verdict,
+                    entity,
+                    chains,
+                    exposure,
+                    unverified,
+                    book,
+                    allied_groups,
+                    outcome,
+                )
             )
             handle.advance(1)
 
     waiver_report = WaiverReport()
-    if config.waivers is not None:
-        waiver_report = apply_waivers(
-            load_waivers(config.waivers), findings_by_supplier, as_of, str(config.waivers)
-        )
+    if waivers is not None:
+        waiver_report = apply_waivers(waivers, findings_by_supplier, as_of, str(config.waivers))
         issues += waiver_report.issues
 
     for supplier in suppliers:
@@ -330,6 +297,62 @@ def screen_portfolio(
     if config.fail_on is not None:
         gate = evaluate_gate(data, config.fail_on, config.fail_on_upcoming)
     return ScreeningResult(data, portfolio, book, gate, all_issues)
+
+
+def _supplier_entry(
+    record: dict[str, Any],
+    verdict: Any,
+    entity: Any,
+    chains: Chains,
+    exposure: dict[str, float | None],
+    unverified: dict[str, float | None],
+    book: RuleBook,
+    allied_groups: dict[str, frozenset[str]],
+    outcome: Any,
+) -> dict[str, Any]:
+    """One supplier of the result (score and tier are set after waivers)."""
+    sid = str(record["supplier_id"])
+    feoc = any(v is True for k, v in verdict.prongs.items() if k.startswith("feoc_"))
+    pfe = any(v is True for k, v in verdict.prongs.items() if k.startswith("pfe_"))
+    spend = record.get("annual_spend_usd")
+    return {
+        "supplier_id": sid,
+        "supplier_name": _text(record.get("supplier_name")),
+        "country": _text(record.get("country")),
+        "incorporation_country": _text(record.get("incorporation_country")),
+        "hq_country": _text(record.get("hq_country")),
+        "stage": _text(record.get("stage")),
+        "supplies_stage": _text(record.get("supplies_stage")),
+        "material": _text(record.get("material")) or "ndfeb",
+        "dfars_exception": _text(record.get("dfars_exception")),
+        "annual_spend_usd": None if spend is None or pd.isna(spend) else float(spend),
+        "tier": "clear",
+        "score": 0.0,
+        "feoc": feoc,
+        "pfe": pfe,
+        "prongs": verdict.prongs,
+        "prong_notes": verdict.prong_notes,
+        "feoc_pfe_basis": sorted(set(verdict.basis["feoc"]) | set(verdict.basis["pfe"])),
+        "covered_government_ownership": entity.covered_government,
+        "ownership": entity.to_dict(),
+        "midstream_exposure": midstream_index(exposure, book.scoring["stage_weights"]),
+        "stage_exposure": exposure,
+        "stage_unverified": unverified,
+        "stage_country": {
+            stage: dict(sorted(shares.items()))
+            for stage, shares in chains.stage_country[sid].items()
+        },
+        "stage_allied": _stage_allied(chains.stage_country[sid], allied_groups),
+        "findings": verdict.findings,
+        "matches": sorted(
+            (outcome.by_supplier.get(sid, []) if outcome is not None else []),
+            key=lambda m: (
+                str(m.get("field")),
+                str(m.get("list")),
+                str(m.get("entry")),
+            ),
+        ),
+    }
 
 
 def _stage_allied(
