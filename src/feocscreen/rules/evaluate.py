@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..models import STAGES
-from .kinds import Hit, Subject
+from .kinds import Hit, Subject, evaluate
 from .load import Rule, RuleBook
 
 
@@ -83,7 +83,7 @@ def evaluate_supplier(
     notes: dict[str, str] = {}
     basis: dict[str, list[str]] = {"feoc": [], "pfe": []}
     for rule in book.rules:
-        outcome = rule.condition.evaluate(subject)
+        outcome = evaluate(rule.condition, subject)
         if rule.marks and rule.prong:
             name = f"{rule.marks}_{rule.prong}"
             previous = prongs.get(name, False)

@@ -11,8 +11,9 @@ one-line ``description``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..models import MIDSTREAM, STAGES
@@ -57,6 +58,7 @@ class Subject:
     ownership: Any  # ownership.EntityOwnership | None
     matches: Sequence[Mapping[str, Any]] | None  # None = no watchlist loaded
     owner_matches: Sequence[Mapping[str, Any]] | None = None
+    memo: dict[str, Outcome] = field(default_factory=dict)  # condition signature -> outcome
 
 
 class Kind:
@@ -64,6 +66,7 @@ class Kind:
 
     name: ClassVar[str]
     description: ClassVar[str]
+    signature: str = ""  # canonical JSON of the condition: equal conditions share one answer
 
     def __init__(self, params: Any) -> None:
         self.params = params
@@ -525,7 +528,7 @@ class All(Kind):
         return set().union(*(c.lists_used() for c in self.children))
 
     def evaluate(self, subject: Subject) -> Outcome:
-        outcomes = [c.evaluate(subject) for c in self.children]
+        outcomes = [evaluate(c, subject) for c in self.children]
         if any(o.value is False for o in outcomes):
             return Outcome(False)
         if any(o.value is None for o in outcomes):
@@ -552,7 +555,7 @@ class AnyOf(Kind):
         return set().union(*(c.lists_used() for c in self.children))
 
     def evaluate(self, subject: Subject) -> Outcome:
-        outcomes = [c.evaluate(subject) for c in self.children]
+        outcomes = [evaluate(c, subject) for c in self.children]
         if any(o.value is True for o in outcomes):
             return Outcome(True, tuple(h for o in outcomes if o.value for h in o.hits))
         if any(o.value is None for o in outcomes):
@@ -581,7 +584,7 @@ class Not(Kind):
         return self.child.lists_used()
 
     def evaluate(self, subject: Subject) -> Outcome:
-        outcome = self.child.evaluate(subject)
+        outcome = evaluate(self.child, subject)
         if outcome.value is None:
             return outcome
         return Outcome(not outcome.value)
@@ -613,4 +616,17 @@ REGISTRY: dict[str, type[Kind]] = {
 def compile_condition(node: Mapping[str, Any]) -> Kind:
     """Turn a schema-valid condition mapping into its Kind object."""
     ((name, params),) = node.items()
-    return REGISTRY[name](params)
+    kind = REGISTRY[name](params)
+    kind.signature = json.dumps(node, sort_keys=True, default=str)
+    return kind
+
+
+def evaluate(kind: Kind, subject: Subject) -> Outcome:
+    """A condition's answer for a subject, computed once per subject for equal conditions
+    (rulesets repeat sub-conditions, e.g. "no declared DFARS exception")."""
+    if not kind.signature:
+        return kind.evaluate(subject)
+    found = subject.memo.get(kind.signature)
+    if found is None:
+        found = subject.memo[kind.signature] = kind.evaluate(subject)
+    return found
