@@ -345,9 +345,12 @@ def test_a_sheet_past_the_row_limit_overflows_to_a_named_csv(
     assert not any(m.startswith("=") for m in messages)
 
 
-def test_an_empty_result_still_writes_every_sheet(tmp_path: Path) -> None:
+def test_an_empty_result_still_writes_every_sheet_and_says_why(tmp_path: Path) -> None:
     written = write_report({"schema_version": "1"}, tmp_path / "empty.xlsx")
-    assert load_workbook(written[0]).sheetnames == list(SHEETS)
+    book = load_workbook(written[0])
+    assert book.sheetnames == list(SHEETS)
+    assert book["Findings"]["A2"].value == "No rule fired for any supplier."
+    assert str(book["Matches"]["A2"].value).startswith("No watchlist was loaded")
 
 
 @settings(max_examples=100, deadline=None)

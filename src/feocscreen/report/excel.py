@@ -272,12 +272,26 @@ class _ReportWriter:
     # ---- sheets -------------------------------------------------------------------------
     def build(self) -> None:
         self.summary_sheet()
-        self.table_sheet("Suppliers", SUPPLIER_COLUMNS, self.supplier_rows())
-        self.table_sheet("Findings", FINDING_COLUMNS, self.finding_rows())
+        self.table_sheet(
+            "Suppliers", SUPPLIER_COLUMNS, self.supplier_rows(), "No supplier could be screened."
+        )
+        self.table_sheet(
+            "Findings", FINDING_COLUMNS, self.finding_rows(), "No rule fired for any supplier."
+        )
         self.midstream_sheet()
-        self.table_sheet("Ownership", OWNERSHIP_COLUMNS, self.ownership_rows())
-        self.table_sheet("Matches", MATCH_COLUMNS, self.match_rows())
-        self.table_sheet("Validation", VALIDATION_COLUMNS, self.validation_rows())
+        self.table_sheet(
+            "Ownership", OWNERSHIP_COLUMNS, self.ownership_rows(), "No supplier was screened."
+        )
+        no_matches = (
+            "No name matched or needed review against the loaded lists."
+            if self.data.get("lists")
+            else "No watchlist was loaded, so names were not screened against any list "
+            "(listing prongs: not tested)."
+        )
+        self.table_sheet("Matches", MATCH_COLUMNS, self.match_rows(), no_matches)
+        self.table_sheet(
+            "Validation", VALIDATION_COLUMNS, self.validation_rows(), "No input issue was found."
+        )
         self.table_sheet("Audit", AUDIT_COLUMNS, self.audit_rows())
 
     def new_sheet(
@@ -297,7 +311,13 @@ class _ReportWriter:
         ws.oddFooter.center.text = "feocscreen — informational, not legal advice — page &P of &N"
         return ws
 
-    def table_sheet(self, name: str, columns: Sequence[Column], rows: Iterable[list[Any]]) -> None:
+    def table_sheet(
+        self,
+        name: str,
+        columns: Sequence[Column],
+        rows: Iterable[list[Any]],
+        empty_note: str = "Nothing to list.",
+    ) -> None:
         """A flat table streamed row by row; past Excel's row limit the rest goes to a CSV.
 
         Rows are consumed lazily, so a sheet of a million findings never sits in memory
@@ -328,6 +348,8 @@ class _ReportWriter:
                 ]
             )
             written += 1
+        if written == 0:  # say why the table is empty rather than leave a bare header
+            ws.append([self._text_cell(ws, empty_note)])
         # set after the rows: the filter range is only known once they are written
         ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{written + 1}"
 
