@@ -206,3 +206,19 @@ def test_json_output_is_the_result_plus_the_gate(result: dict[str, Any]) -> None
     loaded = json.loads(report.render("json", result, GATE))
     assert loaded.pop("gate") == GATE
     assert loaded == result
+
+
+def test_sarif_locates_findings_at_the_input_path_as_given(result: dict[str, Any]) -> None:
+    result["inputs"][0]["path"] = "suppliers/approved list.xlsx"
+    for supplier in result["suppliers"]:
+        for finding in supplier["findings"]:
+            for item in finding["evidence"]:
+                if "file" in item:
+                    item["file"] = "approved list.xlsx"
+    log = json.loads(report.render("sarif", result))
+    uris = {
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        for r in log["runs"][0]["results"]
+        if r["ruleId"] != "not-screened"
+    }
+    assert uris == {"suppliers/approved%20list.xlsx"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import PurePath
 from typing import Any
 from urllib.parse import quote
 
@@ -39,6 +40,7 @@ LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "not
 def render(data: Result, gate: Gate | None = None) -> str:
     """A SARIF log with one run; rules are the distinct rule ids the findings used."""
     counted = counted_keys(data, gate)
+    paths = _input_paths(data)
     rules: dict[str, dict[str, Any]] = {}
     results: list[dict[str, Any]] = []
     for supplier in suppliers(data):
@@ -46,7 +48,7 @@ def render(data: Result, gate: Gate | None = None) -> str:
             rule_id = clean_text(finding.get("rule_id")) or "unknown-rule"
             if rule_id not in rules:
                 rules[rule_id] = _rule(rule_id, finding)
-            results.append(_result(data, supplier, finding, rule_id, counted))
+            results.append(_result(data, supplier, finding, rule_id, counted, paths))
     not_screened = list(data.get("not_screened") or [])
     if not_screened:
         rules[NOT_SCREENED_RULE] = {
@@ -57,7 +59,7 @@ def render(data: Result, gate: Gate | None = None) -> str:
             "properties": {"severity": "high"},
         }
         for entry in not_screened:
-            results.append(_not_screened_result(entry, counted))
+            results.append(_not_screened_result(entry, counted, paths))
     rule_index = {rule_id: index for index, rule_id in enumerate(rules)}
     for result in results:
         result["ruleIndex"] = rule_index[result["ruleId"]]
@@ -122,6 +124,7 @@ def _result(
     finding: Mapping[str, Any],
     rule_id: str,
     counted: set[str],
+    paths: dict[str, str],
 ) -> dict[str, Any]:
     finding_id = str(finding.get("finding_id"))
     status = str(finding.get("status"))
@@ -147,7 +150,7 @@ def _result(
     }
     location = first_location(finding.get("evidence")) or _default_location(data)
     if location:
-        result["locations"] = [_location(*location)]
+        result["locations"] = [_location(paths.get(location[0], location[0]), location[1])]
     waived = finding.get("waived")
     if waived:
         result["suppressions"] = [
@@ -162,7 +165,9 @@ def _result(
     return result
 
 
-def _not_screened_result(entry: Mapping[str, Any], counted: set[str]) -> dict[str, Any]:
+def _not_screened_result(
+    entry: Mapping[str, Any], counted: set[str], paths: dict[str, str]
+) -> dict[str, Any]:
     reasons = list(entry.get("reasons") or [])
     supplier_id = str(entry.get("supplier_id"))
     result: dict[str, Any] = {
@@ -184,10 +189,22 @@ def _not_screened_result(entry: Mapping[str, Any], counted: set[str]) -> dict[st
     located = [r for r in reasons if r.get("file")]
     if located:
         row = located[0].get("row")
+        file = str(located[0]["file"])
         result["locations"] = [
-            _location(str(located[0]["file"]), row if isinstance(row, int) and row > 0 else None)
+            _location(paths.get(file, file), row if isinstance(row, int) and row > 0 else None)
         ]
     return result
+
+
+def _input_paths(data: Result) -> dict[str, str]:
+    """Evidence names a file by its name; code scanning needs the path as given on the
+    command line (relative to the repository), so map each unambiguous name to its path."""
+    by_name: dict[str, list[str]] = {}
+    for entry in data.get("inputs") or []:
+        if entry.get("path"):
+            path = str(entry["path"])
+            by_name.setdefault(PurePath(path.replace("\\", "/")).name, []).append(path)
+    return {name: found[0] for name, found in by_name.items() if len(found) == 1}
 
 
 def _default_location(data: Result) -> tuple[str, int | None] | None:
