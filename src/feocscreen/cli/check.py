@@ -96,7 +96,7 @@ def check_command(
             if not quiet:
                 click.echo(f"report: {path}", err=True)
 
-    if not quiet and fmt != "text":
+    if not quiet and (fmt != "text" or output is not None):  # the log still says why
         for line in outcome.reasons[:REASONS_SHOWN]:
             click.echo(f"gate: {line}", err=True)
     if fmt != "text" or output is not None:
