@@ -269,3 +269,20 @@ def test_blank_cells_of_any_kind_are_treated_as_missing():
     assert supplier["material"] == "ndfeb" and supplier["annual_spend_usd"] is None
     assert supplier["prongs"]["feoc_covered_jurisdiction"] is False
     assert supplier["stage_unverified"]["magnet"] == 1.0 and supplier["tier"] != "clear"
+
+
+def test_large_results_stream_as_compact_json_equal_to_the_indented_form(demo, monkeypatch):
+    import io
+
+    from feocscreen.cli import screen as screen_cli
+
+    pretty, compact = io.StringIO(), io.StringIO()
+    screen_cli.write_json(demo, pretty)
+    monkeypatch.setattr(screen_cli, "PRETTY_JSON_LIMIT", 0)
+    screen_cli.write_json(demo, compact)
+    assert "\n  " in pretty.getvalue() and compact.getvalue().count("\n") == 1
+    assert (
+        json.loads(compact.getvalue())
+        == json.loads(pretty.getvalue())
+        == json.loads(json.dumps(demo))
+    )

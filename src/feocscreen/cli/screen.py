@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
@@ -55,16 +55,13 @@ def screen_command(
         result = screen(config)
     data = result.data
     if json_out:
-        # Indented JSON of a large portfolio is hundreds of MB and several times slower to
-        # write; past PRETTY_JSON_LIMIT suppliers the same JSON is written compact.
-        indent = 2 if len(data["suppliers"]) <= PRETTY_JSON_LIMIT else None
-        text = json.dumps(data, indent=indent, ensure_ascii=False) + "\n"
         if json_out == "-":
-            click.echo(text, nl=False)
+            write_json(data, sys.stdout)
         else:
             try:
                 Path(json_out).parent.mkdir(parents=True, exist_ok=True)
-                Path(json_out).write_text(text, encoding="utf-8")
+                with open(json_out, "w", encoding="utf-8") as stream:
+                    write_json(data, stream)
             except OSError as exc:
                 raise click.UsageError(f"cannot write {json_out}: {exc.strerror or exc}") from None
     written: list[Path] = []
@@ -85,6 +82,30 @@ def screen_command(
             click.echo(f"gate: {line}", err=True)
         if result.gate.tripped:
             ctx.exit(1)
+
+
+def write_json(data: dict[str, Any], stream: TextIO) -> None:
+    """Write the result as JSON: indented for small portfolios; past PRETTY_JSON_LIMIT
+    suppliers compact and one supplier at a time, so memory does not hold the whole text
+    (indented JSON of a 100k-row portfolio is ~300 MB)."""
+    if len(data["suppliers"]) <= PRETTY_JSON_LIMIT:
+        stream.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        return
+
+    def compact(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    stream.write("{")
+    for index, (key, value) in enumerate(data.items()):
+        stream.write(("," if index else "") + json.dumps(key) + ":")
+        if key == "suppliers":
+            stream.write("[")
+            for position, supplier in enumerate(value):
+                stream.write(("," if position else "") + compact(supplier))
+            stream.write("]")
+        else:
+            stream.write(compact(value))
+    stream.write("}\n")
 
 
 def _summary(
