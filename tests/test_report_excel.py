@@ -404,3 +404,16 @@ def test_links_past_the_per_sheet_cap_become_text(
         third.value
         == "89 FR 37079 <https://www.govinfo.gov/content/pkg/FR-2024-05-06/html/2024-08913.htm>"
     )
+
+
+def test_summary_questions_are_capped_worst_tiers_first(
+    result: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("feocscreen.report.excel.ASK_LIMIT", 2)
+    ws = load_workbook(write_report(result, tmp_path / "asks.xlsx")[0])["Summary"]
+    table = rows(ws)
+    start = row_of(ws, "What to ask next")
+    asks = table[start + 1 : start + 3]  # under the sub-header
+    assert [a[2] for a in asks] == ["critical", "high"]
+    assert asks[0][0] == "S002" and asks[0][3].startswith("Confirm identity")
+    assert str(table[start + 3][0]).startswith("3 more questions, for lower tiers")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import heapq
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -92,6 +93,7 @@ HEADER_FILL = "1F3864"
 CHARS_PER_WIDTH = 1.15  # prose averages narrower than the "0" that defines a width unit
 LINE_HEIGHT = 15  # points per wrapped line at the default 11-point font
 MAX_ROW_HEIGHT = 409  # Excel's largest row height
+ASK_LIMIT = 200  # questions on the Summary sheet; the worst tiers first
 ROW_FIT_LIMIT = 5_000  # rows sized to their text; past this (never printed) rows keep the default,
 # because every sized row costs a RowDimension object and memory must stay bounded
 HEADER_HEIGHT = 45
@@ -510,9 +512,30 @@ class _ReportWriter:
         section("What to ask next")
         ask_header = line + 1
         put_header(["Supplier ID", "Supplier", "Tier", "Ask", "Why"])
-        for ask in self.asks():
+        total = 0
+
+        def counted_asks() -> Iterator[tuple[int, tuple[str, str, str, str, str]]]:
+            nonlocal total
+            for ask in self.asks():
+                total += 1
+                yield total, ask
+
+        # The worst tiers first, in result order within a tier; the Summary stays one page
+        # of questions however large the portfolio (the rest are in Findings and Validation).
+        first = heapq.nsmallest(
+            ASK_LIMIT, counted_asks(), key=lambda pair: (_tier_order(pair[1][2]), pair[0])
+        )
+        for _, ask in first:
             put(list(ask), ["text", "text", "tier", "text", "text"], wrap=True)
         ws.auto_filter.ref = f"A{ask_header}:E{line}"
+        if total > len(first):
+            put(
+                [
+                    f"{total - len(first)} more questions, for lower tiers: see the Findings "
+                    "(advice in Message) and Validation sheets."
+                ],
+                ["text"],
+            )
 
         # Charts sit side by side beside the key-figure and tier tables, whose columns C–E are
         # empty for about twenty rows.
@@ -1017,6 +1040,11 @@ def _fitted_height(
         per_line = max(int(width * CHARS_PER_WIDTH), 1)
         lines = max(lines, sum(-(-len(part) // per_line) or 1 for part in text.split("\n")))
     return min(LINE_HEIGHT * lines, MAX_ROW_HEIGHT) if lines > 1 else None
+
+
+def _tier_order(tier: str) -> int:
+    """critical first … clear, then anything else."""
+    return TIERS.index(tier) if tier in TIERS else len(TIERS)
 
 
 def _share(block: Any) -> float | None:
