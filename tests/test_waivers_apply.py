@@ -100,3 +100,33 @@ def test_bad_waivers_name_file_and_entry(tmp_path, workbook):
     result = CliRunner().invoke(main, ["screen", str(workbook), "--waivers", str(path), "-q"])
     assert result.exit_code == 2
     assert "entry 2" in result.output
+
+
+def test_a_waiver_can_name_one_finding_of_a_rule(make_workbook, tmp_path):
+    path = Path(
+        make_workbook(
+            suppliers=[["S1", "Two Stage Buyer", "US", "magnet", 100]],
+            sourcing=[
+                [*row[:2], "CN" if row[1] in ("alloy", "metal") else row[2], *row[3:]]
+                for row in CHINA_ALLOY
+            ],
+        )
+    )
+    plain = screen(ScreenConfig(inputs=(path,), as_of=AS_OF)).data["suppliers"][0]
+    activity = {
+        f["stage"]: f["finding_id"]
+        for f in plain["findings"]
+        if f["rule_id"] == "feoc-activity-midstream"
+    }
+    assert set(activity) == {"alloy", "metal"}
+    only_metal = {**waiver("feoc-activity-midstream"), "finding_id": activity["metal"]}
+    data = screen(
+        ScreenConfig(inputs=(path,), as_of=AS_OF, waivers=_write(tmp_path, [only_metal]))
+    ).data
+    waived = {
+        f["stage"]: bool(f["waived"])
+        for f in data["suppliers"][0]["findings"]
+        if f["rule_id"] == "feoc-activity-midstream"
+    }
+    assert waived == {"alloy": False, "metal": True}
+    assert data["waivers"]["applied"][0]["findings"] == [activity["metal"]]
