@@ -180,3 +180,21 @@ def test_holdings_are_fractions_and_majority_never_lowers(edges):
     majority = graph(rows, "majority_look_through").entity("E").covered_government or 0.0
     assert 0 <= multiply <= 1 and 0 <= majority <= 1
     assert majority >= multiply - 1e-9
+
+
+def test_rows_without_holding_figures_leave_the_government_test_untested():
+    from feocscreen.rules.kinds import GovernmentHolding, Subject
+
+    entity = graph([row("E", "Shenzhen Lender Co", "CN", "company", debt=0.2)]).entity("E")
+    subject = Subject(
+        supplier={"supplier_id": "E"},
+        chain=(),
+        stage_country={},
+        group_members=lambda _g, _c: frozenset(),
+        stage_evidence=lambda _s, _c: ((), ()),
+        jurisdiction_evidence=lambda _c: (),
+        ownership=entity,
+        matches=None,
+    )
+    outcome = GovernmentHolding({"at_least": 0.25}).evaluate(subject)
+    assert outcome.value is None and "no equity" in outcome.note

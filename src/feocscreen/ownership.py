@@ -281,6 +281,15 @@ class EntityOwnership:
     def has_rows(self) -> bool:
         return self.key in self.graph.edges
 
+    @property
+    def has_holding_figures(self) -> bool:
+        """Whether any direct owner row gives equity, voting or board (else nothing to test)."""
+        return any(
+            edge.values.get(m) is not None
+            for edge in self.graph.edges.get(self.key, [])
+            for m in MEASURES
+        )
+
     def paths_for(self, measure: str, nation: str | None) -> list[HoldingPath]:
         return [p for p in self._paths[measure] if nation is None or p.nation == nation]
 

@@ -257,6 +257,8 @@ class GovernmentHolding(Kind):
         own = subject.ownership
         if own is None or not own.has_rows:
             return Outcome(None, note="no ownership rows for this supplier")
+        if not own.has_holding_figures:
+            return Outcome(None, note="ownership rows give no equity, voting or board figures")
         hits: list[Hit] = []
         for measure in self.measures:
             share, nation = own.government[measure]
