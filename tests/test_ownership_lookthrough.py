@@ -183,7 +183,12 @@ def test_holdings_are_fractions_and_majority_never_lowers(edges):
 
 
 def test_rows_without_holding_figures_leave_the_government_test_untested():
-    from feocscreen.rules.kinds import GovernmentHolding, Subject
+    from feocscreen.rules.kinds import (
+        ForeignControlled,
+        ForeignInfluenced,
+        GovernmentHolding,
+        Subject,
+    )
 
     entity = graph([row("E", "Shenzhen Lender Co", "CN", "company", debt=0.2)]).entity("E")
     subject = Subject(
@@ -198,3 +203,6 @@ def test_rows_without_holding_figures_leave_the_government_test_untested():
     )
     outcome = GovernmentHolding({"at_least": 0.25}).evaluate(subject)
     assert outcome.value is None and "no equity" in outcome.note
+    assert ForeignControlled({}).evaluate(subject).value is None
+    assert ForeignInfluenced({"test": "single"}).evaluate(subject).value is None
+    assert ForeignInfluenced({"test": "debt"}).evaluate(subject).value is True  # 20 % of debt

@@ -305,6 +305,8 @@ class EntityOwnership:
     def influence(self, test: str) -> tuple[float | None, str, list[HoldingPath]]:
         """One foreign-influence test: (value or None when untestable, words, paths)."""
         graph = self.graph
+        if test in ("single", "aggregate") and not self.has_holding_figures:
+            return None, "no equity or voting figures given", []
         if test in ("single", "aggregate"):
             best_paths: list[HoldingPath] = []
             best_total = 0.0

@@ -328,9 +328,9 @@ class ForeignControlled(Kind):
                 )
         if hits:
             return Outcome(True, tuple(hits))
-        if own is None or not own.has_rows:
+        if own is None or not own.has_rows or not own.has_holding_figures:
             return Outcome(
-                None, note="not covered by jurisdiction; no ownership rows to test holdings"
+                None, note="not covered by jurisdiction; no ownership figures to test holdings"
             )
         return Outcome(False)
 
