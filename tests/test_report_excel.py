@@ -308,14 +308,22 @@ def test_audit_sheet_records_hashes_versions_and_settings(
 
 
 def test_same_data_gives_the_same_cells(result: dict[str, Any], tmp_path: Path) -> None:
-    first = write_report(result, tmp_path / "a.xlsx")[0]
-    later = copy.deepcopy(result)
+    quiet = copy.deepcopy(result)
+    quiet["audit"]["timings"] = {}  # timings are recorded only with --verbose
+    first = write_report(quiet, tmp_path / "a.xlsx")[0]
+    later = copy.deepcopy(quiet)
     later["generated_at"] = "2027-01-01T09:30:00Z"  # a later run of the same input and as-of
-    later["audit"]["timings"] = {"intake": 9.9}
     second = write_report(later, tmp_path / "b.xlsx")[0]
     a, b = load_workbook(first), load_workbook(second)
     for name in SHEETS:
         assert rows(a[name]) == rows(b[name]), name
+
+
+def test_verbose_timings_are_shown_in_audit(result: dict[str, Any], tmp_path: Path) -> None:
+    timed = copy.deepcopy(result)
+    timed["audit"]["timings"] = {"intake": 9.9, "evaluating": 1.5}
+    audit = rows(load_workbook(write_report(timed, tmp_path / "t.xlsx")[0])["Audit"])
+    assert ("Timing (s)", "intake", 9.9, None) in audit
 
 
 def test_a_sheet_past_the_row_limit_overflows_to_a_named_csv(

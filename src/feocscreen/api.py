@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from importlib import metadata, resources
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -539,11 +540,31 @@ def _result(
             "settings": settings,
             "rules_files": {k: _display_path(v) for k, v in sorted(book.files.items())},
             "decisions": getattr(outcome, "decisions", None) if outcome is not None else None,
-            "timings": {k: timings[k] for k in sorted(timings)},
+            # Timings differ run to run, so they appear only when asked for (--verbose):
+            # the same input and --as-of otherwise give the same result.
+            "timings": {k: timings[k] for k in sorted(timings)} if config.verbose else {},
+            "files": _audit_files(config),
             "stages": list(STAGES),
             "midstream": list(MIDSTREAM),
         },
     }
+
+
+def _audit_files(config: ScreenConfig) -> list[dict[str, Any]]:
+    """Waivers, decisions and mapping files the run read, with their SHA-256 for the audit."""
+    from .ingest import sha256_of
+
+    roles = (
+        ("waivers", config.waivers),
+        ("decisions", config.decisions),
+        ("columns", config.columns),
+        ("suppliers_map", config.suppliers_map),
+    )
+    return [
+        {"role": role, "path": str(path), "sha256": sha256_of(Path(path))}
+        for role, path in roles
+        if path is not None and Path(path).is_file()
+    ]
 
 
 def _display_path(path: str) -> str:

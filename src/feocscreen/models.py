@@ -117,4 +117,5 @@ class ScreenConfig:
     fail_on: str | None = None
     fail_on_upcoming: bool = False
     strict: bool = False
+    verbose: bool = False  # per-stage timings in the result and the Audit sheet
     command_line: str = ""

@@ -144,6 +144,7 @@ def config_from_options(**kwargs: Any) -> ScreenConfig:
         fail_on=kwargs.get("fail_on"),
         fail_on_upcoming=bool(kwargs.get("fail_on_upcoming")),
         strict=bool(kwargs.get("strict")),
+        verbose=bool(kwargs.get("verbose")),
         command_line=kwargs.get("command_line") or command_line(),
     )
 

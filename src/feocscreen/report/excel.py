@@ -914,7 +914,9 @@ class _ReportWriter:
                     f"expires {until}; approved by {who}; {clean_text(justification)}",
                     waiver.get("sha256"),
                 ]
-        # timings change from run to run; they stay in the JSON so cells stay reproducible
+        # timings are present only with --verbose (they change from run to run)
+        for stage, seconds in sorted((audit.get("timings") or {}).items()):
+            yield ["Timing (s)", stage, seconds, None]
         known = {"python", "libraries", "command_line", "settings", "files", "timings"}
         for key in sorted(k for k in audit if k not in known):
             for sub, value in sorted(_flatten({key: audit[key]}).items()):
