@@ -79,6 +79,7 @@ GENERIC_CONFLICT_PENALTY = 8.0  # both sides carry business words the other lack
 COUNTRY_PENALTY = 10.0  # nomenklatura logic-v2 subtracts 0.2 of 1; we are gentler, lists
 # often carry only one address country of several
 IDENTIFIER_PENALTY = 30.0  # both sides give an LEI/USCC of one kind and they differ
+COMPACT_PREFIX = 8  # trade words run together: the head that splits rarely change
 MIN_DELETION_LENGTH = 4  # shorter trade words have too many one-letter neighbours to key on
 MAX_POSTINGS = 400  # a key shared by more names than this is too weak to block on
 _KIND_CODE = {DISTINCT: 0, PLACE: 1, GENERIC_KIND: 2}
@@ -336,15 +337,15 @@ def blocking_keys(name: NormalisedName) -> set[str]:
         if len(token) >= MIN_DELETION_LENGTH:
             keys.add("d" + token)
             keys.update("d" + token[:i] + token[i + 1 :] for i in range(len(token)))
+        # Consonant skeletons are shared by many names: narrowed by the place when there is
+        # one (a romanisation variant keeps its city more often than not).
         sound = phonetic_key(token)
-        if len(sound) >= 4:
-            keys.add("p" + sound)
-        elif len(sound) == 3:  # short skeletons are common: narrowed by the place
+        if len(sound) >= 3 and (anchor or len(sound) >= 5):
             keys.add(f"p{anchor}:{sound}")
     for a, b in zip(distinct, distinct[1:], strict=False):
         keys.add("t" + a + b)
     if distinct:
-        keys.add("c" + "".join(distinct)[:6])
+        keys.add("c" + "".join(distinct)[:COMPACT_PREFIX])
     else:
         keys.add("g" + " ".join(sorted(name.tokens)))
         keys.update("h" + t for t in name.tokens if t != "china")
