@@ -19,7 +19,7 @@ from feocscreen.match import (
     score_entry,
     screen_portfolio,
 )
-from feocscreen.names import normalise_name
+from feocscreen.names import PLACES, normalise_name
 from feocscreen.portfolio import Portfolio, SheetLayout
 from feocscreen.watchlist import WatchlistEntry, WatchlistSet, load_lists
 
@@ -451,3 +451,27 @@ def test_demo_workbook_with_shipped_lists_gives_explained_matches_and_review_ite
     assert decided.decisions["unused"] == []
     assert [m["status"] for m in decided.by_supplier["F012"]] == ["match"]
     assert all(m["list"] != "1260H" for m in decided.by_supplier["S007"])
+
+
+def test_blocking_keeps_the_best_supported_names_when_many_share_weak_keys() -> None:
+    # 300 names one letter away from the query's trade word in other cities, and the
+    # listed company in the query's own city: ranking by key rarity keeps the latter.
+    cities = sorted(PLACES - {"ganzhou"})
+    neighbours = sorted(
+        {"ruixin"[:i] + letter + "ruixin"[i:] for i in range(7) for letter in "abdefklmpt"}
+    )
+    decoys = [
+        entry(
+            f"{cities[n % len(cities)]} {neighbours[n % len(neighbours)]} Magnet Co",
+            entry_id=f"D{n}",
+        )
+        for n in range(300)
+    ]
+    target = entry("Ganzhou Ruixing Magnet Co", entry_id="T")
+    index = WatchlistIndex([*decoys, target])
+    query = normalise_name("Ganzhou Ruixin Magnet Co")
+    shared = index.postings("druixin")
+    assert len(shared) > 100  # more names share the typo key than the cap lets through
+    assert len(index.candidate_names(query)) <= 100
+    assert len(decoys) in index.candidates(query)
+    assert [h.entry.entry_id for h in index.search("Ganzhou Ruixin Magnet Co")][:1] == ["T"]
