@@ -19,8 +19,10 @@ How a pair is scored (0–100), and why:
 Never all pairs: candidates come from an inverted index on trade-name tokens, their
 one-letter deletions (typos), their phonetic keys narrowed by place (romanisations),
 joined neighbours and a compact prefix (split pinyin); generic-only names have keys of
-their own. One vectorised rapidfuzz ``cdist`` then bounds each blocked name's score from
-above, and only names that can reach the review threshold are scored and explained.
+their own. Blocked names are ranked by the rarity of the keys they share (boosted in the
+query's city) and the best ``MAX_BLOCKED`` go on, so the work per query stays flat as
+lists grow. One vectorised rapidfuzz ``cdist`` then bounds each one's score from above,
+and only names that can reach the review threshold are scored and explained.
 benchmarks/match_bench.py measures the speed-up over exhaustive cdist and the recall
 kept; tests/test_match_quality.py checks no labelled pair at or above review is lost.
 
