@@ -175,6 +175,20 @@ def test_rows_are_numbered_across_partitions(tmp_path: Path, cluster_client: Any
     ]
 
 
+def test_validation_progress_counts_every_row_of_each_table(
+    tmp_path: Path, cluster_client: Any
+) -> None:
+    from feocscreen import progress
+
+    tables = _write_tables(tmp_path / "tables", "parquet", parts=3)
+    tracker = progress.Tracker(show=False)
+    with cluster_client.as_current(), progress.use(tracker):
+        engine_dask.load_portfolio_dask([tables])
+    counted = {t.stage: (t.count, t.unit) for t in tracker.history}
+    for name, (_, rows) in _sheets().items():
+        assert counted[f"validating {name}"] == (len(rows), "rows")
+
+
 def test_a_lone_table_is_the_supplier_master_and_missing_suppliers_is_refused(
     tmp_path: Path,
 ) -> None:

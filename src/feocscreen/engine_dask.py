@@ -232,10 +232,33 @@ def _validate_table(
         )
         for i, part in enumerate(ddf.to_delayed())
     ]
-    with progress.stage(progress.VALIDATING, total=len(tasks), unit="partitions") as shown:
-        results: list[PartitionRecords] = list(dask.compute(*tasks))
-        shown.advance(len(results))
-    return results
+    sizes = [int(n) for n in lengths]
+    label = f"{progress.VALIDATING} {table.spec.name}"
+    with progress.stage(label, total=sum(sizes), unit="rows") as shown:
+        client = _current_client()
+        if client is None:
+            results: list[PartitionRecords] = list(dask.compute(*tasks))
+            shown.advance(sum(sizes))
+            return results
+        from distributed import as_completed
+
+        futures = client.compute(tasks)
+        position = {future.key: i for i, future in enumerate(futures)}
+        for done in as_completed(futures):  # the bar moves as each partition finishes
+            shown.advance(sizes[position[done.key]])
+        return list(client.gather(futures))
+
+
+def _current_client() -> Any:
+    """The distributed client in effect (``Client.as_current`` or the default), or None."""
+    try:
+        from distributed import default_client
+    except ImportError:
+        return None
+    try:
+        return default_client()
+    except ValueError:
+        return None
 
 
 def _digest(path: Path) -> str:
