@@ -428,7 +428,8 @@ def test_unreadable_files_raise_input_errors(tmp_path: Path) -> None:
     text.write_text("hello")
     with pytest.raises(errors.InputError) as caught:
         rmi.read_rmi(text)
-    assert caught.value.issues[0].code == "not-a-spreadsheet"
+    # the same guard as intake: an .xlsx name without a zip container is damaged or mis-named
+    assert caught.value.issues[0].code == "corrupt-file"
     legacy = tmp_path / "report.xls"
     legacy.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512)
     with pytest.raises(errors.InputError) as caught:

@@ -46,6 +46,7 @@ import python_calamine
 
 from . import errors
 from .countries import to_alpha2
+from .ingest import check_zip, column_letter, sniff_kind
 from .models import DFARS_EXCEPTIONS, MATERIALS, SUPPLIER_STAGES, Issue
 from .portfolio import SUPPLIER_COLUMNS, SheetLayout
 
@@ -181,10 +182,6 @@ ROW_LIMITS: dict[str, int] = {
     LANGUAGE_SHEET: 5000,  # AMRT 1.3: 945 rows
     COUNTRY_SHEET: 400,  # ISO 3166 has 249 entries
 }
-# An xlsx inflates ~8x (the real templates: 7-14x per member); 100x is a bomb.
-MAX_INFLATION = 100
-MAX_UNCOMPRESSED = 1_000_000_000
-
 NOT_IDENTIFIED = "smelter not yet identified"
 NOT_LISTED = "smelter not listed"
 YES_WORDS = frozenset({"yes", "y", "是", "はい", "예", "oui", "ja", "sim", "sí", "si"})
@@ -505,15 +502,6 @@ def _split_a1(a1: str) -> tuple[int, int]:
     return col - 1, int(match.group(2))
 
 
-def _letter(col: int) -> str:
-    letters = ""
-    col += 1
-    while col:
-        col, rem = divmod(col - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
-
-
 def _text(value: Any) -> str:
     if value is None:
         return ""
@@ -553,45 +541,14 @@ def _version_tuple(version: str | None) -> tuple[int, int] | None:
 
 
 def _guard_container(path: Path) -> None:
-    """Refuse files that are not an xlsx container, or that inflate like a bomb."""
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(8)
-    except OSError as exc:
-        raise errors.InputError(f"{path.name}: cannot read ({exc.strerror})") from exc
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        code = "legacy-xls" if path.suffix.lower() == ".xls" else "encrypted-file"
-        detail = (
-            "old binary .xls is not read; save the template as .xlsx"
-            if code == "legacy-xls"
-            else "password-protected workbook; remove the password and save again"
-        )
-        raise errors.InputError(
-            f"{path.name}: {detail}",
-            [errors.make_issue(code, ERROR, detail, file=path.name)],
-        )
-    if not zipfile.is_zipfile(path):
+    """Refuse files that are not an xlsx container, or that inflate like a bomb (intake's guards)."""
+    if sniff_kind(path) != "xlsx":
         detail = "not an xlsx workbook"
         raise errors.InputError(
             f"{path.name}: {detail}",
             [errors.make_issue("not-a-spreadsheet", ERROR, detail, file=path.name)],
         )
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise errors.InputError(
-            f"{path.name}: damaged xlsx container ({exc})",
-            [errors.make_issue("corrupt-file", ERROR, str(exc), file=path.name)],
-        ) from exc
-    total = sum(m.file_size for m in members)
-    worst = max((m.file_size / max(m.compress_size, 1) for m in members), default=0.0)
-    if total > MAX_UNCOMPRESSED or worst > MAX_INFLATION and total > 10_000_000:
-        detail = f"members inflate to {total:,} bytes (x{worst:.0f}); refusing to read"
-        raise errors.InputError(
-            f"{path.name}: {detail}",
-            [errors.make_issue("zip-bomb", ERROR, detail, file=path.name)],
-        )
+    check_zip(path)
 
 
 def _open(path: Path) -> _Workbook:
@@ -1124,7 +1081,7 @@ class _Reader:
                 continue
             if text.lower().startswith("other"):
                 col, row = _split_a1(cell)
-                other_cell = f"{_letter(col)}{row + AMRT_OTHER_OFFSET}"
+                other_cell = f"{column_letter(col)}{row + AMRT_OTHER_OFFSET}"
                 other = _text(grid.cell(other_cell))
                 for part in re.split(r"[,;/\n]+", other):
                     if part.strip():
