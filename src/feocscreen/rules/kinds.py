@@ -516,9 +516,12 @@ class Material(Kind):
         return f"the material is {' or '.join(self.materials)}"
 
 
-class All(Kind):
-    name = "all"
-    description = "True when every sub-condition is true; false when any is false; else not tested."
+class _Combinator(Kind):
+    """Shared by all/any: a list of sub-conditions under three-valued (Kleene) logic."""
+
+    word = ""
+    # The value that decides the combination on its own: False for all, True for any.
+    decisive: bool = False
 
     def __init__(self, params: Sequence[Any]) -> None:
         self.children = [compile_condition(c) for c in params]
@@ -531,43 +534,34 @@ class All(Kind):
 
     def evaluate(self, subject: Subject) -> Outcome:
         outcomes = [evaluate(c, subject) for c in self.children]
-        if any(o.value is False for o in outcomes):
-            return Outcome(False)
-        if any(o.value is None for o in outcomes):
-            return Outcome(
-                None, note="; ".join(o.note for o in outcomes if o.value is None and o.note)
-            )
-        return Outcome(True, tuple(h for o in outcomes for h in o.hits))
-
-    def describe(self) -> str:
-        return "all of: (" + "; ".join(c.describe() for c in self.children) + ")"
-
-
-class AnyOf(Kind):
-    name = "any"
-    description = "True when any sub-condition is true; false when all are false; else not tested."
-
-    def __init__(self, params: Sequence[Any]) -> None:
-        self.children = [compile_condition(c) for c in params]
-
-    def groups_used(self) -> set[str]:
-        return set().union(*(c.groups_used() for c in self.children))
-
-    def lists_used(self) -> set[str]:
-        return set().union(*(c.lists_used() for c in self.children))
-
-    def evaluate(self, subject: Subject) -> Outcome:
-        outcomes = [evaluate(c, subject) for c in self.children]
-        if any(o.value is True for o in outcomes):
+        if any(o.value is self.decisive for o in outcomes):
+            if self.decisive is False:
+                return Outcome(False)
             return Outcome(True, tuple(h for o in outcomes if o.value for h in o.hits))
         if any(o.value is None for o in outcomes):
             return Outcome(
                 None, note="; ".join(o.note for o in outcomes if o.value is None and o.note)
             )
+        if self.decisive is False:
+            return Outcome(True, tuple(h for o in outcomes for h in o.hits))
         return Outcome(False)
 
     def describe(self) -> str:
-        return "any of: (" + "; ".join(c.describe() for c in self.children) + ")"
+        return f"{self.word} of: (" + "; ".join(c.describe() for c in self.children) + ")"
+
+
+class All(_Combinator):
+    name = "all"
+    description = "True when every sub-condition is true; false when any is false; else not tested."
+    word = "all"
+    decisive = False
+
+
+class AnyOf(_Combinator):
+    name = "any"
+    description = "True when any sub-condition is true; false when all are false; else not tested."
+    word = "any"
+    decisive = True
 
 
 class Not(Kind):
