@@ -267,10 +267,24 @@ def test_screen_dask_gives_the_local_verdict(tmp_path: Path, cluster_client: Any
         ScreenConfig(inputs=(tables,), as_of=as_of),
         scheduler=cluster_client,
         output=tmp_path / "out",
+        suppliers_per_task=7,  # six tasks; S020, S025 and S040 buy alloy from S004, in task 1
     )
     assert local.data["suppliers"], "the comparison needs screened suppliers"
     assert {s["tier"] for s in local.data["suppliers"]} - {"clear"}, "and some findings"
     assert _comparable(distributed_result.data) == _comparable(local.data)
+    assert distributed_result.data["summary"] == local.data["summary"]
     written = pd.read_parquet(tmp_path / "out" / "suppliers.parquet")
     assert written["supplier_id"].tolist() == [s["supplier_id"] for s in local.data["suppliers"]]
     assert written["tier"].tolist() == [s["tier"] for s in local.data["suppliers"]]
+
+
+def test_each_task_gets_everything_upstream_of_its_suppliers(tmp_path: Path) -> None:
+    portfolio = load_portfolio([_write_workbook(tmp_path / "portfolio.xlsx")])
+    links = engine_dask._upstream_links(portfolio)
+    assert links["S020"] == {"S004"} and links["S025"] == {"S004"}
+    needed = engine_dask._with_upstream(["S020", "S021"], links)
+    assert needed == {"S020", "S021", "S004"}
+    sub = engine_dask._sub_portfolio(portfolio, needed)
+    assert set(sub.suppliers["supplier_id"]) == needed
+    assert set(sub.sourcing["supplier_id"]) == needed
+    assert len(sub.ownership) == len(portfolio.ownership)

@@ -53,6 +53,9 @@ SPECS: tuple[SheetSpec, ...] = (SUPPLIERS, SOURCING, OWNERSHIP)
 # CSV blocks of 64 MiB: about 500k Sourcing rows, a few seconds of conversion per task.
 CSV_BLOCKSIZE = "64MB"
 HEADER_ROW = 1  # tables have their header on the first line; records start at row 2
+# Suppliers screened per task: enough to amortise loading the rules and building the
+# ownership graph in each task (about a second), few enough to spread 1M-row inputs.
+SUPPLIERS_PER_TASK = 20_000
 
 
 class DaskUnavailable(FeocscreenError):
@@ -391,13 +394,14 @@ def screen_dask(
     scheduler: Any = None,
     output: Path | None = None,
     blocksize: str = CSV_BLOCKSIZE,
+    suppliers_per_task: int = SUPPLIERS_PER_TASK,
 ) -> Any:
-    """Screen Parquet/CSV tables with intake on Dask; returns the local engine's ScreeningResult.
+    """Screen Parquet/CSV tables on Dask; returns a ScreeningResult equal to the local engine's.
 
     ``scheduler`` is a scheduler address (``tcp://host:8786``), a ``distributed.Client``
-    or None (Dask's local threads). With ``output``, writes ``suppliers.parquet`` (one
-    row per screened supplier) and ``summary.json`` (the result without the supplier
-    list) into that folder.
+    or None (Dask's local threads). Suppliers are screened ``suppliers_per_task`` at a
+    time on the workers. With ``output``, writes ``suppliers.parquet`` (one row per
+    screened supplier) and ``summary.json`` (the result without the supplier list).
     """
     _require_dask()
     client = _client(scheduler)
@@ -405,15 +409,177 @@ def screen_dask(
         if client is not None:
             with client.as_current():
                 portfolio = load_portfolio_dask(config.inputs, config.columns, blocksize)
+                result = screen_partitioned(portfolio, config, suppliers_per_task)
         else:
             portfolio = load_portfolio_dask(config.inputs, config.columns, blocksize)
+            result = screen_partitioned(portfolio, config, suppliers_per_task)
     finally:
         if isinstance(scheduler, str) and client is not None:
             client.close()
-    result = _screen_local(portfolio, config)
     if output is not None:
         write_outputs(result.data, Path(output))
     return result
+
+
+def _upstream_links(portfolio: Portfolio) -> dict[str, set[str]]:
+    """The gathered edge table of upstream links: supplier → the suppliers it buys a stage from."""
+    links: dict[str, set[str]] = {}
+    sourcing = portfolio.sourcing
+    linked = sourcing[sourcing["upstream_supplier_id"].notna()]
+    for sid, upstream in zip(linked["supplier_id"], linked["upstream_supplier_id"], strict=True):
+        links.setdefault(str(sid), set()).add(str(upstream))
+    return links
+
+
+def _with_upstream(ids: list[str], links: dict[str, set[str]]) -> set[str]:
+    """The suppliers and every supplier upstream of them (their chains propagate in)."""
+    seen = set(ids)
+    stack = list(ids)
+    while stack:
+        for upstream in links.get(stack.pop(), ()):
+            if upstream not in seen:
+                seen.add(upstream)
+                stack.append(upstream)
+    return seen
+
+
+def _sub_portfolio(portfolio: Portfolio, ids: set[str]) -> Portfolio:
+    """The part of a validated portfolio that screening ``ids`` needs: their rows and every
+    Ownership row (the look-through follows owners anywhere on the sheet)."""
+    suppliers = portfolio.suppliers
+    sourcing = portfolio.sourcing
+    return Portfolio(
+        suppliers=suppliers[suppliers["supplier_id"].astype(str).isin(ids)].reset_index(drop=True),
+        sourcing=sourcing[sourcing["supplier_id"].astype(str).isin(ids)].reset_index(drop=True),
+        ownership=portfolio.ownership,
+        issues=[],
+        not_screened={},
+        inputs=portfolio.inputs,
+        layouts=portfolio.layouts,
+    )
+
+
+def screen_chunk(sub: Portfolio, own: list[str], config: ScreenConfig) -> dict[str, Any]:
+    """Screen one task's suppliers with the local engine (on a worker); keep their entries,
+    the run's issues and the run-wide blocks of the result."""
+    from . import api
+
+    data = api.screen_portfolio(sub, config).data
+    wanted = set(own)
+    return {
+        "suppliers": [s for s in data["suppliers"] if s["supplier_id"] in wanted],
+        "issues": [*data["validation"]["errors"], *data["validation"]["warnings"]],
+        "run": {
+            k: v
+            for k, v in data.items()
+            if k not in {"suppliers", "validation", "summary", "not_screened"}
+        },
+    }
+
+
+def _merged_issues(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Run issues of every task: one copy of what several tasks saw (a run-wide warning, an
+    upstream supplier's chain screened in two tasks), as many as one task saw of each."""
+    most: dict[str, int] = {}
+    first: dict[str, dict[str, Any]] = {}
+    for chunk in chunks:
+        counts: dict[str, int] = {}
+        for issue in chunk["issues"]:
+            key = json.dumps(issue, sort_keys=True, default=str)
+            counts[key] = counts.get(key, 0) + 1
+            first.setdefault(key, issue)
+        for key, count in counts.items():
+            most[key] = max(most.get(key, 0), count)
+    return [first[key] for key, count in most.items() for _ in range(count)]
+
+
+def screen_partitioned(
+    portfolio: Portfolio, config: ScreenConfig, suppliers_per_task: int = SUPPLIERS_PER_TASK
+) -> Any:
+    """Screen a validated portfolio in tasks of suppliers and assemble the local result.
+
+    Graph-wide steps run once on the gathered edge tables: each task gets its suppliers
+    plus everything upstream of them (from the upstream links) and the whole Ownership
+    table, so the local engine computes the same chains and holdings there. The summary
+    is computed once from every supplier's entry and the chain distribution.
+    """
+    from . import api
+    from .graph import build_chains
+    from .rules.load import load_rulebook
+    from .score import portfolio_summary
+
+    ids = sorted(str(s) for s in portfolio.suppliers["supplier_id"])
+    if config.waivers is not None or len(ids) <= suppliers_per_task:
+        # Waivers are judged across the whole portfolio (an unused waiver is unused
+        # everywhere): screen in one piece, as the local engine does.
+        return _screen_local(portfolio, config)
+    import dask
+
+    links = _upstream_links(portfolio)
+    groups = [ids[i : i + suppliers_per_task] for i in range(0, len(ids), suppliers_per_task)]
+    tasks = [
+        dask.delayed(screen_chunk)(_sub_portfolio(portfolio, _with_upstream(g, links)), g, config)
+        for g in groups
+    ]
+    with progress.stage(progress.EVALUATING, total=len(ids), unit="suppliers") as shown:
+        chunks: list[dict[str, Any]] = list(dask.compute(*tasks))
+        shown.advance(len(ids))
+
+    book = load_rulebook(config.rules)
+    covered_origin = api.group_resolver(book)("covered", "origin")
+    suppliers = [entry for chunk in chunks for entry in chunk["suppliers"]]
+    issues = [i.to_dict() for i in portfolio.issues] + _merged_issues(chunks)
+    ordered = sorted(
+        issues,
+        key=lambda d: (
+            str(d["file"] or ""),
+            str(d["sheet"] or ""),
+            d["row"] or 0,
+            d["code"],
+            d["message"],
+        ),
+    )
+    not_screened = [
+        {"supplier_id": str(sid), "reasons": [i.to_dict() for i in reasons]}
+        for sid, reasons in sorted(portfolio.not_screened.items())
+    ]
+    distribution = build_chains(portfolio).distribution
+    run = chunks[0]["run"]
+    data = {
+        **{k: run[k] for k in ("schema_version", "tool", "generated_at", "as_of", "settings")},
+        "inputs": run["inputs"],
+        "rulesets": run["rulesets"],
+        "lists": run["lists"],
+        "validation": {
+            "errors": [i for i in ordered if i["severity"] == "error"],
+            "warnings": [i for i in ordered if i["severity"] != "error"],
+        },
+        "not_screened": not_screened,
+        "suppliers": suppliers,
+        "summary": portfolio_summary(suppliers, distribution, covered_origin, len(not_screened)),
+        **{
+            k: v
+            for k, v in run.items()
+            if k
+            not in {
+                "schema_version",
+                "tool",
+                "generated_at",
+                "as_of",
+                "settings",
+                "inputs",
+                "rulesets",
+                "lists",
+            }
+        },
+    }
+    api.validate_result(data)
+    gate = None
+    if config.fail_on is not None:
+        from .gate import evaluate_gate
+
+        gate = evaluate_gate(data, config.fail_on, config.fail_on_upcoming)
+    return api.ScreeningResult(data, portfolio, book, gate, [Issue(**i) for i in ordered])
 
 
 def _screen_local(portfolio: Portfolio, config: ScreenConfig) -> Any:
@@ -452,7 +618,9 @@ __all__ = [
     "find_tables",
     "load_portfolio_dask",
     "read_table",
+    "screen_chunk",
     "screen_dask",
+    "screen_partitioned",
     "supplier_table",
     "validate_partition",
     "write_outputs",
