@@ -262,9 +262,9 @@ def test_screen_dask_gives_the_local_verdict(tmp_path: Path, cluster_client: Any
     as_of = date(2026, 11, 28)
     workbook = _write_workbook(tmp_path / "portfolio.xlsx")
     tables = _write_tables(tmp_path / "tables", "parquet", parts=3)
-    local = api.screen(ScreenConfig(inputs=(workbook,), as_of=as_of))
+    local = api.screen(ScreenConfig(inputs=(workbook,), as_of=as_of, fail_on="high"))
     distributed_result = engine_dask.screen_dask(
-        ScreenConfig(inputs=(tables,), as_of=as_of),
+        ScreenConfig(inputs=(tables,), as_of=as_of, fail_on="high"),
         scheduler=cluster_client,
         output=tmp_path / "out",
         suppliers_per_task=7,  # six tasks; S020, S025 and S040 buy alloy from S004, in task 1
@@ -273,6 +273,11 @@ def test_screen_dask_gives_the_local_verdict(tmp_path: Path, cluster_client: Any
     assert {s["tier"] for s in local.data["suppliers"]} - {"clear"}, "and some findings"
     assert _comparable(distributed_result.data) == _comparable(local.data)
     assert distributed_result.data["summary"] == local.data["summary"]
+    assert local.gate is not None and distributed_result.gate is not None
+    assert (distributed_result.gate.tripped, distributed_result.gate.reasons) == (
+        local.gate.tripped,
+        local.gate.reasons,
+    )
     written = pd.read_parquet(tmp_path / "out" / "suppliers.parquet")
     assert written["supplier_id"].tolist() == [s["supplier_id"] for s in local.data["suppliers"]]
     assert written["tier"].tolist() == [s["tier"] for s in local.data["suppliers"]]
