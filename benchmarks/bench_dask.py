@@ -1,10 +1,12 @@
-"""The Dask engine's intake on Parquet tables: partitions validated on a local cluster.
+"""The Dask engine on Parquet tables, on a local cluster: intake alone, or the whole screen.
 
-    python benchmarks/bench_dask.py TABLES_DIR [--workers 2]
+    python benchmarks/bench_dask.py TABLES_DIR [--workers 2] [--screen OUT_DIR]
 
-Starts a ``distributed.LocalCluster`` (processes, one thread each), validates
-the suppliers/sourcing/ownership tables with ``engine_dask.load_portfolio_dask``
-and prints one JSON line: seconds (cluster start-up excluded), rows, issues.
+Starts a ``distributed.LocalCluster`` (processes, one thread each), validates the
+suppliers/sourcing/ownership tables with ``engine_dask.load_portfolio_dask`` or,
+with ``--screen``, runs ``engine_dask.screen_dask`` end to end (suppliers.parquet
+and summary.json into OUT_DIR), and prints one JSON line: seconds (cluster
+start-up excluded) and counts.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("tables", type=Path)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--screen", type=Path, help="screen end to end, writing here")
     args = parser.parse_args(argv)
 
     from distributed import Client, LocalCluster
 
-    from feocscreen.engine_dask import load_portfolio_dask
+    from feocscreen.engine_dask import load_portfolio_dask, screen_dask
+    from feocscreen.models import ScreenConfig
 
     with (
         LocalCluster(
@@ -34,7 +38,11 @@ def main(argv: list[str]) -> int:
         client.as_current(),
     ):
         started = time.perf_counter()
-        portfolio = load_portfolio_dask([args.tables])
+        if args.screen is not None:
+            result = screen_dask(ScreenConfig(inputs=(args.tables,)), client, output=args.screen)
+            portfolio = result.portfolio
+        else:
+            portfolio = load_portfolio_dask([args.tables])
         seconds = time.perf_counter() - started
     print(
         json.dumps(

@@ -14,6 +14,7 @@ child's ``ru_maxrss`` from ``wait4``):
 - ``report``    the same with ``-o report.xlsx`` as well;
 - ``dask``      the Dask engine's intake of the same rows as Parquet tables, on a
                 LocalCluster of 2 worker processes (benchmarks/bench_dask.py);
+- ``dask_screen`` the Dask engine end to end on the same tables (Parquet + summary out);
 - ``match``     benchmarks/match_bench.py (matching against a 1M-entry list), when present.
 
 Ratios are wall time of the case over the floor's read time (imports excluded from
@@ -46,13 +47,13 @@ sys.path.insert(0, str(HERE))
 
 from sizes import parse_size, size_label, workbook_path  # noqa: E402
 
-ALL_CASES = ("floor", "fastexcel", "intake", "json", "report", "dask", "match")
+ALL_CASES = ("floor", "fastexcel", "intake", "json", "report", "dask", "dask_screen", "match")
 MATCH_BENCH = HERE / "match_bench.py"
 # Targets from issue 7, as ratios to the floor's read time at Excel's row limit.
 TARGET_RATIO = {"json": 3.0, "report": 6.0}
 TARGET_PEAK_MIB = 2048
 # Cases whose script times the operation itself (imports and cluster start-up excluded).
-OP_TIMED = {"floor", "fastexcel", "dask"}
+OP_TIMED = {"floor", "fastexcel", "dask", "dask_screen"}
 
 
 @dataclass
@@ -234,6 +235,18 @@ def build_cases(
         "json": ([*screen, "--json", str(out_dir / f"result_{label}.json")], skip),
         "dask": (
             [sys.executable, str(HERE / "bench_dask.py"), str(tables)] if tables else [],
+            None if tables else "no Parquet tables",
+        ),
+        "dask_screen": (
+            [
+                sys.executable,
+                str(HERE / "bench_dask.py"),
+                str(tables),
+                "--screen",
+                str(out_dir / f"dask_{label}"),
+            ]
+            if tables
+            else [],
             None if tables else "no Parquet tables",
         ),
         "report": (
@@ -435,7 +448,11 @@ def main(argv: list[str] | None = None) -> int:
     for text in args.sizes.split(","):
         rows = parse_size(text)
         workbook = ensure_data(rows, args.data)
-        tables = ensure_data(rows, args.data, "parquet") if "dask" in cases else None
+        tables = (
+            ensure_data(rows, args.data, "parquet")
+            if {"dask", "dask_screen"} & set(cases)
+            else None
+        )
         planned = build_cases(
             cases, rows, workbook, tables, out_dir, help_text, skip, args.match_args.split()
         )
