@@ -150,9 +150,15 @@ def _merge_split_words(tokens: list[tuple[str, str]], other: set[str]) -> list[t
 
 def compare_names(query: NormalisedName, candidate: NormalisedName) -> NameComparison:
     """Weighted, order-free token agreement of two names, 0–100, with its features."""
+    q_words, c_words = set(query.tokens), set(candidate.tokens)
+    if q_words == c_words and q_words:
+        # The same words in any order: every variant the normaliser folds lands here.
+        agreed: dict[str, list[str]] = {DISTINCT: [], PLACE: [], GENERIC_KIND: []}
+        for token, kind in zip(query.tokens, query.kinds, strict=True):
+            agreed[kind].append(token)
+        return NameComparison(100.0, agreed, [], [], capped=False)
     q = list(zip(query.tokens, query.kinds, strict=True))
     c = list(zip(candidate.tokens, candidate.kinds, strict=True))
-    q_words, c_words = set(query.tokens), set(candidate.tokens)
     if q_words != c_words:
         q = _merge_split_words(q, c_words - q_words)
         c = _merge_split_words(c, {t for t, _ in q} - c_words)
@@ -183,7 +189,7 @@ def compare_names(query: NormalisedName, candidate: NormalisedName) -> NameCompa
     pairs.extend(fuzzy)
     used_q: set[int] = set()
     used_c: set[int] = set()
-    agreed: dict[str, list[str]] = {DISTINCT: [], PLACE: [], GENERIC_KIND: []}
+    agreed = {DISTINCT: [], PLACE: [], GENERIC_KIND: []}
     matched = 0.0
     distinct_agrees = False
     for sim, i, j in pairs:
