@@ -365,6 +365,29 @@ def _client(scheduler: Any) -> Any:
     return Client(scheduler)
 
 
+NUMERIC_COLUMNS = frozenset({"score", "covered_government_ownership", "midstream_exposure"})
+# What the portfolio summary and the gate read of a supplier's entry: all a streamed task
+# sends back once the full entries are written to Parquet on the worker.
+SUMMARY_FIELDS: tuple[str, ...] = (
+    "supplier_id",
+    "annual_spend_usd",
+    "tier",
+    "feoc",
+    "pfe",
+    "midstream_exposure",
+    "stage_exposure",
+    "stage_unverified",
+)
+GATE_FINDING_FIELDS: tuple[str, ...] = (
+    "finding_id",
+    "rule_id",
+    "severity",
+    "status",
+    "message",
+    "waived",
+)
+
+
 def supplier_table(data: dict[str, Any]) -> pd.DataFrame:
     """One row per screened supplier, flat columns for Parquet (nested parts as JSON text)."""
     rows = []
@@ -391,7 +414,17 @@ def supplier_table(data: dict[str, Any]) -> pd.DataFrame:
         row["findings"] = json.dumps(supplier.get("findings", []), sort_keys=True, default=str)
         row["prongs"] = json.dumps(supplier.get("prongs", {}), sort_keys=True, default=str)
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    # Fixed types, so that the parts written by different tasks form one Parquet dataset
+    # even when a column is empty in one of them.
+    for column in table.columns:
+        if column in {"feoc", "pfe"}:
+            table[column] = table[column].astype("boolean")
+        elif column in NUMERIC_COLUMNS or column.startswith(("exposure_", "unverified_")):
+            table[column] = pd.to_numeric(table[column], errors="coerce").astype("float64")
+        else:
+            table[column] = table[column].astype("string")
+    return table
 
 
 def screen_dask(
@@ -400,6 +433,7 @@ def screen_dask(
     output: Path | None = None,
     blocksize: str = CSV_BLOCKSIZE,
     suppliers_per_task: int | None = None,
+    stream: bool = False,
 ) -> Any:
     """Screen Parquet/CSV tables on Dask; returns a ScreeningResult equal to the local engine's.
 
@@ -408,21 +442,27 @@ def screen_dask(
     time on the workers (default: two tasks per worker thread, 50,000 to 100,000 each;
     smaller portfolios are screened in one piece). With ``output``, writes ``suppliers.parquet`` (one row per
     screened supplier) and ``summary.json`` (the result without the supplier list).
+    With ``stream`` (needs ``output`` on a filesystem the workers share), the tasks write
+    the supplier rows themselves and the client keeps only the summary figures: the way
+    to screen more than the client can hold (see ``screen_partitioned``).
     """
+    if stream and output is None:
+        raise FeocscreenError("streaming the results needs an output folder")
     _require_dask()
+    stream_to = Path(output) if (stream and output is not None) else None
     client = _client(scheduler)
     try:
         if client is not None:
             with client.as_current():
                 portfolio = load_portfolio_dask(config.inputs, config.columns, blocksize)
-                result = screen_partitioned(portfolio, config, suppliers_per_task)
+                result = screen_partitioned(portfolio, config, suppliers_per_task, stream_to)
         else:
             portfolio = load_portfolio_dask(config.inputs, config.columns, blocksize)
-            result = screen_partitioned(portfolio, config, suppliers_per_task)
+            result = screen_partitioned(portfolio, config, suppliers_per_task, stream_to)
     finally:
         if isinstance(scheduler, str) and client is not None:
             client.close()
-    if output is not None:
+    if output is not None and not stream:
         write_outputs(result.data, Path(output))
     return result
 
@@ -465,15 +505,25 @@ def _sub_portfolio(portfolio: Portfolio, ids: set[str]) -> Portfolio:
     )
 
 
-def screen_chunk(sub: Portfolio, own: list[str], config: ScreenConfig) -> dict[str, Any]:
+def screen_chunk(
+    sub: Portfolio, own: list[str], config: ScreenConfig, part: str | None = None
+) -> dict[str, Any]:
     """Screen one task's suppliers with the local engine (on a worker); keep their entries,
-    the run's issues and the run-wide blocks of the result."""
+    the run's issues and the run-wide blocks of the result.
+
+    With ``part`` (a Parquet file path the worker can write), the full entries go there
+    and only what the summary and the gate need comes back.
+    """
     from . import api
 
     data = api.screen_portfolio(sub, config).data
     wanted = set(own)
+    mine = [s for s in data["suppliers"] if s["supplier_id"] in wanted]
+    if part is not None:
+        supplier_table({"suppliers": mine}).to_parquet(part, index=False)
+        mine = [_summary_entry(s, config) for s in mine]
     return {
-        "suppliers": [s for s in data["suppliers"] if s["supplier_id"] in wanted],
+        "suppliers": mine,
         "issues": [*data["validation"]["errors"], *data["validation"]["warnings"]],
         "run": {
             k: v
@@ -481,6 +531,26 @@ def screen_chunk(sub: Portfolio, own: list[str], config: ScreenConfig) -> dict[s
             if k not in {"suppliers", "validation", "summary", "not_screened"}
         },
     }
+
+
+def _summary_entry(entry: dict[str, Any], config: ScreenConfig) -> dict[str, Any]:
+    """A supplier's figures for the portfolio summary, and the findings the gate would count."""
+    from .models import severity_rank
+
+    slim = {k: entry.get(k) for k in SUMMARY_FIELDS}
+    counted: list[dict[str, Any]] = []
+    if config.fail_on is not None:
+        threshold = severity_rank(config.fail_on)
+        statuses = {"active", "upcoming"} if config.fail_on_upcoming else {"active"}
+        counted = [
+            {k: f.get(k) for k in GATE_FINDING_FIELDS}
+            for f in entry.get("findings", [])
+            if not f.get("waived")
+            and f.get("status") in statuses
+            and severity_rank(f["severity"]) >= threshold
+        ]
+    slim["findings"] = counted
+    return slim
 
 
 def _merged_issues(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -508,7 +578,10 @@ def _task_size(suppliers: int) -> int:
 
 
 def screen_partitioned(
-    portfolio: Portfolio, config: ScreenConfig, suppliers_per_task: int | None = None
+    portfolio: Portfolio,
+    config: ScreenConfig,
+    suppliers_per_task: int | None = None,
+    stream_to: Path | None = None,
 ) -> Any:
     """Screen a validated portfolio in tasks of suppliers and assemble the local result.
 
@@ -516,6 +589,11 @@ def screen_partitioned(
     plus everything upstream of them (from the upstream links) and the whole Ownership
     table, so the local engine computes the same chains and holdings there. The summary
     is computed once from every supplier's entry and the chain distribution.
+
+    With ``stream_to`` (a folder every worker can write), each task writes its suppliers'
+    entries to ``stream_to/suppliers.parquet/part-NNNNN.parquet`` and sends back only
+    what the summary and the gate need, so the client never holds the full result: the
+    returned ``data["suppliers"]`` then has those summary fields only.
     """
     from . import api
     from .graph import build_chains
@@ -525,7 +603,7 @@ def screen_partitioned(
     ids = sorted(str(s) for s in portfolio.suppliers["supplier_id"])
     if suppliers_per_task is None:
         suppliers_per_task = _task_size(len(ids))
-    if config.waivers is not None or len(ids) <= suppliers_per_task:
+    if stream_to is None and (config.waivers is not None or len(ids) <= suppliers_per_task):
         # Waivers are judged across the whole portfolio (an unused waiver is unused
         # everywhere): screen in one piece, as the local engine does.
         return _screen_local(portfolio, config)
@@ -533,9 +611,23 @@ def screen_partitioned(
 
     links = _upstream_links(portfolio)
     groups = [ids[i : i + suppliers_per_task] for i in range(0, len(ids), suppliers_per_task)]
+    if stream_to is not None and config.waivers is not None:
+        raise FeocscreenError(
+            "waivers are judged across the whole portfolio: screen with --waivers without "
+            "streaming (the result is then gathered on the client)"
+        )
+    parts: list[str | None] = [None] * len(groups)
+    if stream_to is not None:
+        folder = Path(stream_to) / "suppliers.parquet"
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("part-*.parquet"):
+            stale.unlink()
+        parts = [str(folder / f"part-{i:05d}.parquet") for i in range(len(groups))]
     tasks = [
-        dask.delayed(screen_chunk)(_sub_portfolio(portfolio, _with_upstream(g, links)), g, config)
-        for g in groups
+        dask.delayed(screen_chunk)(
+            _sub_portfolio(portfolio, _with_upstream(g, links)), g, config, part
+        )
+        for g, part in zip(groups, parts, strict=True)
     ]
     with progress.stage(progress.EVALUATING, total=len(ids), unit="suppliers") as shown:
         chunks: list[dict[str, Any]] = list(dask.compute(*tasks))
@@ -589,12 +681,15 @@ def screen_partitioned(
             }
         },
     }
-    api.validate_result(data)
+    if stream_to is None:
+        api.validate_result(data)  # streamed entries were checked by the tasks that made them
     gate = None
     if config.fail_on is not None:
         from .gate import evaluate_gate
 
         gate = evaluate_gate(data, config.fail_on, config.fail_on_upcoming)
+    if stream_to is not None:
+        _write_summary(data, Path(stream_to), "suppliers.parquet")
     return api.ScreeningResult(data, portfolio, book, gate, [Issue(**i) for i in ordered])
 
 
@@ -620,11 +715,15 @@ def write_outputs(data: dict[str, Any], folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     suppliers = folder / "suppliers.parquet"
     supplier_table(data).to_parquet(suppliers, index=False)
+    return [suppliers, _write_summary(data, folder, suppliers.name)]
+
+
+def _write_summary(data: dict[str, Any], folder: Path, suppliers_name: str) -> Path:
     summary = folder / "summary.json"
     rest = {k: v for k, v in data.items() if k != "suppliers"}
-    rest["suppliers_file"] = suppliers.name
+    rest["suppliers_file"] = suppliers_name
     summary.write_text(json.dumps(rest, indent=2, sort_keys=True, default=str), encoding="utf-8")
-    return [suppliers, summary]
+    return summary
 
 
 __all__ = [
