@@ -4,8 +4,8 @@
 
 Starts a ``distributed.LocalCluster`` (processes, one thread each), validates the
 suppliers/sourcing/ownership tables with ``engine_dask.load_portfolio_dask`` or,
-with ``--screen``, runs ``engine_dask.screen_dask`` end to end (suppliers.parquet
-and summary.json into OUT_DIR), and prints one JSON line: seconds (cluster
+with ``--screen``, runs ``engine_dask.screen_dask`` end to end, streaming
+(suppliers.parquet parts and summary.json into OUT_DIR), and prints one JSON line: seconds (cluster
 start-up excluded) and counts.
 """
 
@@ -39,7 +39,9 @@ def main(argv: list[str]) -> int:
     ):
         started = time.perf_counter()
         if args.screen is not None:
-            result = screen_dask(ScreenConfig(inputs=(args.tables,)), client, output=args.screen)
+            result = screen_dask(
+                ScreenConfig(inputs=(args.tables,)), client, output=args.screen, stream=True
+            )
             portfolio = result.portfolio
         else:
             portfolio = load_portfolio_dask([args.tables])
