@@ -18,8 +18,14 @@ runs the intake on an existing distributed engine instead of a home-made one:
    ownership and upstream cycles, who is not screened) runs once, on the
    gathered canonical records, through the intake's own assembly, so the
    Portfolio is the one the local engine builds from the same rows.
-4. **Screen** the Portfolio with the local engine (``feocscreen.api``) and write
-   the per-supplier results as Parquet plus the usual JSON summary.
+4. **Screen in tasks of suppliers** on the workers with the local engine
+   (``api.screen_portfolio``): each task gets its suppliers, every supplier
+   upstream of them (from the gathered upstream links) and the whole Ownership
+   table, so chains and holdings come out as the local engine computes them. The
+   summary, the gate and the run's issues are assembled once on the client.
+5. **Write** the per-supplier results as Parquet plus the usual JSON summary;
+   with ``stream=True`` the workers write their own Parquet parts and the client
+   keeps only the figures the summary and the gate need.
 
 Use it when the data no longer fits a workbook, or when a cluster is already
 there: ``screen_dask(config, scheduler="tcp://host:8786")`` (a scheduler address,
