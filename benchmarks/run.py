@@ -103,6 +103,8 @@ class CaseResult:
         return max(r.peak_rss_mib for r in self.runs) if self.runs else None
 
     def to_dict(self, floor_s: float | None, floor_cpu_s: float | None = None) -> dict[str, Any]:
+        if self.case == "match":  # a watchlist, not the workbook: the read floor says nothing
+            floor_s = floor_cpu_s = None
         seconds = self.op_s if self.case in OP_TIMED else self.wall_s
         return {
             "case": self.case,
