@@ -31,8 +31,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy src
 
+BENCH_SIZES ?= 10k,100k
+
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py --sizes $(BENCH_SIZES) --markdown
 
 serve: $(STAMP)
 	$(BIN)/feocscreen serve

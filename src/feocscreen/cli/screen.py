@@ -38,9 +38,43 @@ PRETTY_JSON_LIMIT = 2000
 @click.option(
     "--json", "json_out", metavar="FILE|-", help="Write the JSON result to FILE, or - for stdout."
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="dask: screen Parquet/CSV tables (suppliers.*, sourcing.*, ownership.*) on Dask "
+    "(extra feocscreen[dask]).",
+)
+@click.option(
+    "--scheduler",
+    envvar="DASK_SCHEDULER_ADDRESS",
+    metavar="ADDRESS",
+    help="With --engine dask: an existing cluster's scheduler (tcp://host:8786); "
+    "default: local threads.",
+)
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With --engine dask: write suppliers.parquet and summary.json here.",
+)
+@click.option(
+    "--stream",
+    "stream_results",
+    is_flag=True,
+    help="With --engine dask: workers write supplier rows themselves (needs --output-dir on "
+    "storage every worker can write); the client keeps only the summary.",
+)
 @click.pass_context
 def screen_command(
-    ctx: click.Context, report: Path | None, json_out: str | None, **options: Any
+    ctx: click.Context,
+    report: Path | None,
+    json_out: str | None,
+    engine: str,
+    scheduler: str | None,
+    output_dir: Path | None,
+    stream_results: bool,
+    **options: Any,
 ) -> None:
     """Screen supplier workbooks against the FEOC, PFE, DFARS and allied rulesets.
 
@@ -51,8 +85,21 @@ def screen_command(
     from ..api import screen
 
     config = config_from_options(**options)
+    if engine == "local" and (scheduler or output_dir or stream_results):
+        raise click.UsageError("--scheduler, --output-dir and --stream go with --engine dask")
+    if stream_results and (report is not None or json_out):
+        raise click.UsageError(
+            "--stream keeps no supplier list on the client: use --output-dir, not -o or --json"
+        )
     with progress.use(progress.configured(quiet=bool(options.get("quiet")))):
-        result = screen(config)
+        if engine == "dask":
+            from ..engine_dask import screen_dask
+
+            result = screen_dask(
+                config, scheduler=scheduler, output=output_dir, stream=stream_results
+            )
+        else:
+            result = screen(config)
     data = result.data
     if json_out:
         if json_out == "-":
