@@ -333,7 +333,7 @@ def load_portfolio_dask(
     from . import validate
 
     columns = validate.load_columns_map(columns_map)
-    bag = validate._Collected()
+    bag = validate.Collected()
     for table in find_tables(inputs):
         parts = _validate_table(table, columns, blocksize)
         for part in parts:
@@ -359,7 +359,7 @@ def load_portfolio_dask(
             bag.issues.extend(_duplicate_id_issues(gathered, bag.layouts))
         # A table is a flat sheet: "csv" in the result's input kinds, whether CSV or Parquet.
         bag.inputs.append({"path": str(table.path), "sha256": _digest(table.path), "kind": "csv"})
-    return validate._assemble(bag)
+    return validate.assemble(bag)
 
 
 def _client(scheduler: Any) -> Any:

@@ -743,7 +743,9 @@ def _find_sheet(source: InputFile, spec: SheetSpec) -> str | None:
 
 
 @dataclass
-class _Collected:
+class Collected:
+    """Rows and issues gathered per file (or per partition) before the portfolio checks."""
+
     suppliers: list[pd.DataFrame] = field(default_factory=list)
     sourcing: list[pd.DataFrame] = field(default_factory=list)
     ownership: list[pd.DataFrame] = field(default_factory=list)
@@ -753,7 +755,7 @@ class _Collected:
 
 
 def _read_workbook(
-    source: InputFile, columns_map: dict[str, dict[str, str]], bag: _Collected
+    source: InputFile, columns_map: dict[str, dict[str, str]], bag: Collected
 ) -> None:
     if source.kind == "csv":
         raw = read_sheet(source, source.sheet_names[0])
@@ -801,7 +803,7 @@ def _read_workbook(
 
 
 def _read_rmi(
-    source: InputFile, suppliers_map: dict[str, dict[str, Any]] | None, bag: _Collected
+    source: InputFile, suppliers_map: dict[str, dict[str, Any]] | None, bag: Collected
 ) -> bool:
     """Read an RMI template through feocscreen.rmi; False when the file is not one."""
     try:
@@ -837,7 +839,7 @@ def load_portfolio(
         from . import rmi
 
         rmi_map = rmi.load_suppliers_map(Path(suppliers_map))
-    bag = _Collected()
+    bag = Collected()
     files = expand_inputs(paths)
     if not files:
         raise InputError("no input files found")
@@ -848,7 +850,7 @@ def load_portfolio(
         else:
             _read_workbook(source, columns, bag)
         bag.inputs.append({"path": str(path), "sha256": source.sha256, "kind": source.kind})
-    return _assemble(bag)
+    return assemble(bag)
 
 
 def _concat(frames: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
@@ -863,7 +865,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return frame.to_dict("records") if len(frame) else []
 
 
-def _assemble(bag: _Collected) -> Portfolio:
+def assemble(bag: Collected) -> Portfolio:
     """Merge every file's rows, run the cross-sheet checks, and set aside broken suppliers.
 
     Checks are vectorised over the whole portfolio; Python loops run only over the rows
