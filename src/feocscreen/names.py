@@ -37,8 +37,6 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from pypinyin import lazy_pinyin
-
 # --- Han: business words translated, place names in one-word pinyin ---------------------
 # Longest match wins, so 股份有限公司 is read before 有限公司 and 公司.
 HAN_TERMS: dict[str, str] = {
@@ -501,6 +499,8 @@ def _han_to_words(run: str) -> str:
 
     def flush() -> None:
         if residue:
+            from pypinyin import lazy_pinyin  # 0.13 s to import: only when Han text appears
+
             syllables = lazy_pinyin("".join(residue))
             # Two syllables a word: Chinese trade names are mostly two characters;
             # an odd syllable joins the word before it.
