@@ -6,15 +6,18 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 from openpyxl.chart import BarChart
 
+from feocscreen.cli import main
 from feocscreen.report.excel import (
     EXCEL_MAX_ROWS,
     SHEETS,
@@ -425,3 +428,108 @@ def test_summary_questions_are_capped_worst_tiers_first(
     assert [a[2] for a in asks] == ["critical", "high"]
     assert asks[0][0] == "S002" and asks[0][3].startswith("Confirm identity")
     assert str(table[start + 3][0]).startswith("3 more questions, for lower tiers")
+
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_GOLDEN = Path(__file__).parent / "golden" / "demo_report_cells.json"
+# Cells that describe the machine and the run rather than the screening (Audit sheet).
+VOLATILE_AUDIT = {"Tool", "Python", "Library", "Run"}
+
+
+def _colour(colour: Any) -> str | None:
+    if colour is None:
+        return None
+    rgb = colour.rgb
+    return rgb if isinstance(rgb, str) else f"theme:{colour.theme}"
+
+
+def _cell_record(cell: Any) -> dict[str, Any]:
+    font, fill = cell.font, cell.fill
+    return {
+        "value": cell.value,
+        "type": cell.data_type,
+        "format": cell.number_format,
+        "quote": bool(cell.quotePrefix),
+        "wrap": bool(cell.alignment.wrap_text),
+        "link": cell.hyperlink.target if cell.hyperlink is not None else None,
+        "font": [font.b, font.i, font.u, font.sz, _colour(font.color)],
+        "fill": [fill.fill_type, _colour(fill.fgColor) if fill.fill_type else None],
+    }
+
+
+def _report_cells(path: Path) -> dict[str, Any]:
+    """Every non-empty cell of every sheet by coordinate; run-specific Audit rows left out."""
+    book = load_workbook(path)
+    sheets: dict[str, Any] = {}
+    for ws in book:
+        cells: dict[str, Any] = {}
+        for row in ws.iter_rows():
+            if ws.title == "Audit" and row[0].value in VOLATILE_AUDIT:
+                continue
+            for cell in row:
+                if cell.value is None:
+                    continue
+                record = _cell_record(cell)
+                if isinstance(record["value"], str):
+                    record["value"] = record["value"].replace(str(REPO), "<repo>")
+                cells[cell.coordinate] = record
+        sheets[ws.title] = {
+            "cells": cells,
+            "charts": len(ws._charts),
+            "filter": ws.auto_filter.ref,
+            "freeze": ws.freeze_panes,
+        }
+    return sheets
+
+
+def _golden_text(sheets: dict[str, Any]) -> str:
+    """One cell per line, so a change to the report reads as a short diff."""
+    lines = ["{"]
+    for s_index, (name, sheet) in enumerate(sheets.items()):
+        lines.append(f" {json.dumps(name)}: {{")
+        for key in ("charts", "filter", "freeze"):
+            lines.append(f"  {json.dumps(key)}: {json.dumps(sheet[key])},")
+        lines.append('  "cells": {')
+        cells = list(sheet["cells"].items())
+        for c_index, (coordinate, record) in enumerate(cells):
+            comma = "," if c_index < len(cells) - 1 else ""
+            text = json.dumps(record, ensure_ascii=False)
+            lines.append(f"   {json.dumps(coordinate)}: {text}{comma}")
+        lines.append("  }")
+        lines.append(" }" + ("," if s_index < len(sheets) - 1 else ""))
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def test_demo_report_cells_match_the_golden_file(tmp_path: Path) -> None:
+    """The demo portfolio's report, read back cell by cell: values, formats, fills, fonts.
+
+    Regenerate with FEOCSCREEN_UPDATE_GOLDEN=1 after a deliberate change to the report.
+    """
+    fixtures = REPO / "fixtures"
+    out = tmp_path / "demo.xlsx"
+    invoked = CliRunner().invoke(
+        main,
+        [
+            "screen",
+            str(fixtures / "demo_suppliers.xlsx"),
+            "-l",
+            str(fixtures / "lists" / "simple_illustrative.csv"),
+            "-l",
+            str(fixtures / "lists" / "csl_illustrative.csv"),
+            "--as-of",
+            "2026-11-28",
+            "-q",
+            "-o",
+            str(out),
+        ],
+        catch_exceptions=False,
+    )
+    assert out.exists(), invoked.output
+    cells = json.loads(json.dumps(_report_cells(out), default=str))
+    if os.environ.get("FEOCSCREEN_UPDATE_GOLDEN"):
+        DEMO_GOLDEN.write_text(_golden_text(cells), encoding="utf-8")
+    golden = json.loads(DEMO_GOLDEN.read_text(encoding="utf-8"))
+    assert list(cells) == list(SHEETS)
+    for name in SHEETS:
+        assert cells[name] == golden[name], name
