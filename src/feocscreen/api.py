@@ -360,13 +360,34 @@ def _stage_allied(
     stage_country: dict[str, dict[str, float]], groups: dict[str, frozenset[str]]
 ) -> dict[str, dict[str, float]]:
     """Per chain stage, the share performed in each allied country group."""
-    return {
-        stage: {
-            group: round(sum(v for c, v in shares.items() if c in countries), 10)
-            for group, countries in groups.items()
-        }
-        for stage, shares in stage_country.items()
-    }
+    groups_of = _groups_by_country(groups)
+    allied: dict[str, dict[str, float]] = {}
+    for stage, shares in stage_country.items():
+        # One pass over the stage's countries, adding each share to the groups holding the
+        # country, in declaration order: the same sums as summing per group.
+        totals: dict[str, float] = dict.fromkeys(groups, 0)
+        for country, share in shares.items():
+            for group in groups_of.get(country, ()):
+                totals[group] += share
+        allied[stage] = {group: round(total, 10) for group, total in totals.items()}
+    return allied
+
+
+# The allied groups of the last run and, per country, the groups holding it (the run's
+# groups object is kept so the identity test cannot match a new object at the same id).
+_GROUPS_INDEX: list[Any] = [None, {}]
+
+
+def _groups_by_country(groups: dict[str, frozenset[str]]) -> dict[str, tuple[str, ...]]:
+    """Country -> the groups it belongs to, in the groups' order (built once per run)."""
+    if _GROUPS_INDEX[0] is not groups:
+        index: dict[str, list[str]] = {}
+        for group, countries in groups.items():
+            for country in countries:
+                index.setdefault(country, []).append(group)
+        _GROUPS_INDEX[:] = [groups, {c: tuple(g) for c, g in index.items()}]
+    result: dict[str, tuple[str, ...]] = _GROUPS_INDEX[1]
+    return result
 
 
 def _plain(value: Any) -> Any:

@@ -191,8 +191,15 @@ class OwnershipGraph:
         found: list[HoldingPath] = []
 
         def walk(
-            node: str, share: float, names: tuple[str, ...], locs: tuple[Any, ...], depth: int
+            node: str,
+            share: float,
+            names: tuple[str, ...],
+            keys: tuple[str, ...],
+            locs: tuple[Any, ...],
+            depth: int,
         ) -> None:
+            # ``keys`` are the normalised names of ``names`` (the entity and the owners so far),
+            # carried along rather than normalised again at every edge.
             if depth > MAX_DEPTH:
                 return
             for edge in self.edges.get(node, []):
@@ -202,17 +209,18 @@ class OwnershipGraph:
                 if depth > 0 and self.method == "majority_look_through" and value > MAJORITY:
                     value = 1.0
                 carried = share * value
+                if edge.owner in keys or edge.owner == entity:
+                    continue  # a loop: intake reports it; the walk just does not go round
                 trail = (*names, self.display.get(edge.owner, edge.owner_name))
                 here = (*locs, edge.location) if edge.location else locs
-                if edge.owner in {normalise_owner(n) for n in names} or edge.owner == entity:
-                    continue  # a loop: intake reports it; the walk just does not go round
                 if is_terminal(edge.owner):
                     country, _ = self.owner_info.get(edge.owner, (None, None))
                     found.append(HoldingPath(trail, carried, edge.owner, country, here))
                 elif edge.owner in self.edges:
-                    walk(edge.owner, carried, trail, here, depth + 1)
+                    walk(edge.owner, carried, trail, (*keys, edge.owner), here, depth + 1)
 
-        walk(entity, 1.0, (self.display.get(entity, entity),), (), 0)
+        root = self.display.get(entity, entity)
+        walk(entity, 1.0, (root,), (normalise_owner(root),), (), 0)
         return found
 
     def controlled_holding(
@@ -255,6 +263,16 @@ class EntityOwnership:
     government: dict[str, tuple[float, str | None]] = field(init=False)
     by_nation: dict[str, dict[str, float]] = field(init=False)
     _paths: dict[str, list[HoldingPath]] = field(init=False)
+    # Answers computed once per entity, on first use (every ruleset asks the same tests):
+    # lazily, so the graph's foreign-control memo fills in the same order as without them.
+    _has_holding_figures: bool | None = field(init=False, default=None)
+    _controlled: tuple[float, list[HoldingPath]] | None = field(init=False, default=None)
+    _influence: dict[str, tuple[float | None, str, list[HoldingPath]]] = field(
+        init=False, default_factory=dict
+    )
+    _sfe_holdings: tuple[float, list[HoldingPath], tuple[float, str, list[HoldingPath]]] | None = (
+        field(init=False, default=None)
+    )
 
     def __post_init__(self) -> None:
         self.government = {}
@@ -284,11 +302,13 @@ class EntityOwnership:
     @property
     def has_holding_figures(self) -> bool:
         """Whether any direct owner row gives equity, voting or board (else nothing to test)."""
-        return any(
-            edge.values.get(m) is not None
-            for edge in self.graph.edges.get(self.key, [])
-            for m in MEASURES
-        )
+        if self._has_holding_figures is None:
+            self._has_holding_figures = any(
+                edge.values.get(m) is not None
+                for edge in self.graph.edges.get(self.key, [])
+                for m in MEASURES
+            )
+        return self._has_holding_figures
 
     def paths_for(self, measure: str, nation: str | None) -> list[HoldingPath]:
         return [p for p in self._paths[measure] if nation is None or p.nation == nation]
@@ -300,29 +320,48 @@ class EntityOwnership:
         return max(share for share, _ in self.government.values())
 
     def controlled_holding(self) -> tuple[float, list[HoldingPath]]:
-        return self.graph.controlled_holding(self.key, frozenset({self.key}))
+        if self._controlled is None:
+            self._controlled = self.graph.controlled_holding(self.key, frozenset({self.key}))
+        return self._controlled
 
     def influence(self, test: str) -> tuple[float | None, str, list[HoldingPath]]:
         """One foreign-influence test: (value or None when untestable, words, paths)."""
+        found = self._influence.get(test)
+        if found is None:
+            found = self._influence[test] = self._look_up_influence(test)
+        return found
+
+    def _sfe_equity_voting(
+        self,
+    ) -> tuple[float, list[HoldingPath], tuple[float, str, list[HoldingPath]]]:
+        """SFE holdings over equity and voting: (best total, its paths, best single holder)."""
+        if self._sfe_holdings is not None:
+            return self._sfe_holdings
+        graph = self.graph
+        best_paths: list[HoldingPath] = []
+        best_total = 0.0
+        best_single = (0.0, "", [])  # type: tuple[float, str, list[HoldingPath]]
+        for measure in ("equity", "voting"):
+            paths = graph.paths(self.key, measure, graph.is_sfe)
+            per_holder: dict[str, list[HoldingPath]] = defaultdict(list)
+            for p in paths:
+                per_holder[p.terminal].append(p)
+            total = min(1.0, sum(p.share for p in paths))
+            if total > best_total:
+                best_total, best_paths = total, paths
+            for holder, held in sorted(per_holder.items()):
+                share = min(1.0, sum(p.share for p in held))
+                if share > best_single[0]:
+                    best_single = (share, holder, held)
+        self._sfe_holdings = (best_total, best_paths, best_single)
+        return self._sfe_holdings
+
+    def _look_up_influence(self, test: str) -> tuple[float | None, str, list[HoldingPath]]:
         graph = self.graph
         if test in ("single", "aggregate") and not self.has_holding_figures:
             return None, "no equity or voting figures given", []
         if test in ("single", "aggregate"):
-            best_paths: list[HoldingPath] = []
-            best_total = 0.0
-            best_single = (0.0, "", [])  # type: tuple[float, str, list[HoldingPath]]
-            for measure in ("equity", "voting"):
-                paths = graph.paths(self.key, measure, graph.is_sfe)
-                per_holder: dict[str, list[HoldingPath]] = defaultdict(list)
-                for p in paths:
-                    per_holder[p.terminal].append(p)
-                total = min(1.0, sum(p.share for p in paths))
-                if total > best_total:
-                    best_total, best_paths = total, paths
-                for holder, held in sorted(per_holder.items()):
-                    share = min(1.0, sum(p.share for p in held))
-                    if share > best_single[0]:
-                        best_single = (share, holder, held)
+            best_total, best_paths, best_single = self._sfe_equity_voting()
             if test == "single":
                 share, holder, held = best_single
                 name = graph.display.get(holder, holder)

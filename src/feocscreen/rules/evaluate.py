@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 from typing import Any
 
 from ..models import STAGES
@@ -36,42 +35,82 @@ class SupplierVerdict:
     basis: dict[str, list[str]]  # "feoc"/"pfe" -> reasons
 
 
-@lru_cache(maxsize=4096)
-def _rule_fields(rule: Rule) -> tuple[str, str, str | None, dict[str, str]]:
-    """Per-rule values every finding repeats, built once and shared (a large portfolio has
-    millions of findings; sharing keeps the result's memory proportional to what differs)."""
+# Per-rule values every finding repeats, keyed by the rule's identity: hashing the frozen
+# Rule (its whole condition tree) once per finding cost more than building the finding.
+# The rule is kept in the value so its id cannot be reused while the entry lives.
+_RULE_TEMPLATES: dict[int, tuple[Rule, dict[str, Any]]] = {}
+_RULE_TEMPLATES_MAX = 4096  # rule books are small; this bounds a long-lived process
+
+
+def _rule_template(rule: Rule) -> dict[str, Any]:
+    """A finding of the rule with the per-hit keys left as None, in the result's key order
+    (shared values keep a large result's memory proportional to what differs)."""
+    entry = _RULE_TEMPLATES.get(id(rule))
+    if entry is not None and entry[0] is rule:
+        return entry[1]
+    if len(_RULE_TEMPLATES) >= _RULE_TEMPLATES_MAX:
+        _RULE_TEMPLATES.clear()
     until = rule.effective_until.isoformat() if rule.effective_until else None
-    return rule.title, rule.effective_from.isoformat(), until, rule.citation.to_dict()
-
-
-def _finding(supplier_id: str, rule: Rule, status: str, hit: Hit) -> dict[str, Any]:
-    stage = hit.key if hit.key in STAGES else None
-    # Evidence dicts are shared between findings of the same supplier: never mutated after.
-    evidence: list[dict[str, Any]] = list(hit.evidence)
-    evidence += [{"path": list(p)} for p in hit.paths]
-    title, effective_from, effective_until, citation = _rule_fields(rule)
-    return {
-        "finding_id": finding_id(supplier_id, rule.id, hit.key, hit.value),
+    template: dict[str, Any] = {
+        "finding_id": None,
         "rule_id": rule.id,
-        "title": title,
+        "title": rule.title,
         "severity": rule.severity,
-        "status": status,
-        "effective_from": effective_from,
-        "effective_until": effective_until,
-        "message": f"{title}: {hit.detail}",  # the next step is in ``advice``
-        "citation": citation,
+        "status": None,
+        "effective_from": rule.effective_from.isoformat(),
+        "effective_until": until,
+        "message": None,
+        "citation": rule.citation.to_dict(),
         "confidence": rule.confidence,
-        "evidence": evidence,
+        "evidence": None,
         "contribution": 0.0,
         "waived": None,
-        "stage": stage,
-        "country": hit.value if stage else None,
-        "entry": hit.value if hit.key == "listing" else None,
-        "share": None if hit.share is None else round(hit.share, 10),
+        "stage": None,
+        "country": None,
+        "entry": None,
+        "share": None,
         "regime": rule.regime,
         "ruleset": rule.ruleset,
         "advice": rule.advice,
     }
+    _RULE_TEMPLATES[id(rule)] = (rule, template)
+    return template
+
+
+def _finding(fid: str, rule: Rule, status: str, hit: Hit) -> dict[str, Any]:
+    template = _rule_template(rule)
+    finding = template.copy()  # same keys, same order: only the per-hit values are set
+    stage = hit.key if hit.key in STAGES else None
+    # Evidence dicts are shared between findings of the same supplier: never mutated after.
+    evidence: list[dict[str, Any]] = list(hit.evidence)
+    if hit.paths:
+        evidence += [{"path": list(p)} for p in hit.paths]
+    finding["finding_id"] = fid
+    finding["status"] = status
+    finding["message"] = f"{template['title']}: {hit.detail}"  # the next step is in ``advice``
+    finding["evidence"] = evidence
+    if stage:
+        finding["stage"] = stage
+        finding["country"] = hit.value
+    if hit.key == "listing":
+        finding["entry"] = hit.value
+    if hit.share is not None:
+        finding["share"] = round(hit.share, 10)
+    return finding
+
+
+_STATUS: dict[tuple[int, date, date], tuple[Rule, str | None]] = {}
+
+
+def _status(rule: Rule, as_of: date, horizon_end: date) -> str | None:
+    """``rule.status``, computed once per rule and date rather than once per supplier."""
+    key = (id(rule), as_of, horizon_end)
+    entry = _STATUS.get(key)
+    if entry is None or entry[0] is not rule:
+        if len(_STATUS) >= _RULE_TEMPLATES_MAX:
+            _STATUS.clear()
+        entry = _STATUS[key] = (rule, rule.status(as_of, horizon_end))
+    return entry[1]
 
 
 def evaluate_supplier(
@@ -97,13 +136,16 @@ def evaluate_supplier(
                 prongs[name] = False
             if outcome.value:
                 basis[rule.marks] += [f"{rule.title}: {h.detail}" for h in outcome.hits]
-        status = rule.status(as_of, horizon_end)
-        if status is None or not outcome.value:
+        if not outcome.value:
+            continue
+        status = _status(rule, as_of, horizon_end)
+        if status is None:
             continue
         hits = outcome.hits or (Hit("supplier", "", "condition holds"),)
         for hit in hits:
-            finding = _finding(supplier_id, rule, status, hit)
-            findings.setdefault(finding["finding_id"], finding)
+            fid = finding_id(supplier_id, rule.id, hit.key, hit.value)
+            if fid not in findings:  # the first hit of an id makes the finding, as before
+                findings[fid] = _finding(fid, rule, status, hit)
     ordered = sorted(findings.values(), key=lambda f: (f["status"], f["rule_id"], f["finding_id"]))
     return SupplierVerdict(
         ordered,

@@ -59,6 +59,56 @@ class Subject:
     matches: Sequence[Mapping[str, Any]] | None  # None = no watchlist loaded
     owner_matches: Sequence[Mapping[str, Any]] | None = None
     memo: dict[str, Outcome] = field(default_factory=dict)  # condition signature -> outcome
+    # stage -> its (country, share) pairs in declaration order: the key of per-shape memos
+    distributions: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
+    stage_hits: dict[tuple[str, str], Hit] = field(default_factory=dict)  # (stage, country)
+    unverified_hits: dict[str, Hit] = field(default_factory=dict)  # stage
+
+    def distribution(self, stage: str) -> tuple[tuple[str, float], ...]:
+        """The stage's country shares as a hashable value (suppliers share chain shapes)."""
+        found = self.distributions.get(stage)
+        if found is None:
+            found = self.distributions[stage] = tuple(self.stage_country.get(stage, {}).items())
+        return found
+
+    def stage_hit(self, stage: str, country: str, share: float) -> Hit:
+        """The hit of a stage performed in a country, with its evidence, built once per supplier."""
+        found = self.stage_hits.get((stage, country))
+        if found is None:
+            evidence, paths = self.stage_evidence(stage, country)
+            found = Hit(
+                stage, country, f"{stage}: {_pct(share)} in {country}", share, evidence, paths
+            )
+            self.stage_hits[(stage, country)] = found
+        return found
+
+    def unverified_hit(self, stage: str, share: float) -> Hit:
+        """The hit of a stage's unverified share, with its evidence, built once per supplier."""
+        found = self.unverified_hits.get(stage)
+        if found is None:
+            evidence, paths = self.stage_evidence(stage, UNVERIFIED)
+            found = Hit(
+                stage, UNVERIFIED, f"{stage}: {_pct(share)} unverified", share, evidence, paths
+            )
+            self.unverified_hits[stage] = found
+        return found
+
+
+# Answers that carry nothing supplier-specific, shared (Outcome is frozen): most suppliers
+# of a large portfolio get one of these from most rules.
+FALSE = Outcome(False)
+TRUE = Outcome(True)
+NO_LISTS = Outcome(None, note=SFE_LISTS_NOTE)
+NO_OWNERSHIP_ROWS = Outcome(None, note="no ownership rows for this supplier")
+NO_HOLDING_FIGURES = Outcome(None, note="ownership rows give no equity, voting or board figures")
+NOT_COVERED_NO_FIGURES = Outcome(
+    None, note="not covered by jurisdiction; no ownership figures to test holdings"
+)
+
+
+def _answer(hits: list[Hit]) -> Outcome:
+    """True with the hits, or the shared False."""
+    return Outcome(True, tuple(hits)) if hits else FALSE
 
 
 class Kind:
@@ -91,6 +141,9 @@ def _pct(share: float) -> str:
     return f"{share * 100:.4g} %"
 
 
+MEMO_LIMIT = 65536  # distinct stage shapes kept per condition; beyond, start again (1M rows)
+
+
 def _stages(spec: str | Sequence[str], chain: Sequence[str]) -> list[str]:
     if spec == "chain":
         wanted: Sequence[str] = STAGES
@@ -109,7 +162,21 @@ def _stages_words(spec: str | Sequence[str]) -> str:
     return "the " + ", ".join(spec) + " stage" + ("s" if len(spec) > 1 else "")
 
 
-class StageInGroup(Kind):
+class _StageCondition(Kind):
+    """Shared by the conditions on chain stages: which of their stages a chain has."""
+
+    stages: str | Sequence[str]
+    _stages_memo: dict[tuple[str, ...], list[str]]
+
+    def _chain_stages(self, chain: tuple[str, ...]) -> list[str]:
+        """The condition's stages present in a chain (few distinct chains: kept per chain)."""
+        found = self._stages_memo.get(chain)
+        if found is None:
+            found = self._stages_memo[chain] = _stages(self.stages, chain)
+        return found
+
+
+class StageInGroup(_StageCondition):
     name = "stage_in_group"
     description = (
         "Share of a chain stage performed in countries of the given groups (or outside them) "
@@ -118,12 +185,14 @@ class StageInGroup(Kind):
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         self.stages = params["stages"]
+        self._stages_memo = {}
         self.groups: list[str] = list(params.get("groups", []))
         self.outside: list[str] = list(params.get("outside", []))
         self.above = float(params.get("above", 0.0))
         self._resolver: Any = None
         self._inside: frozenset[str] = frozenset()
         self._excluded: frozenset[str] = frozenset()
+        self._chosen_memo: dict[tuple[tuple[str, float], ...], tuple[tuple[str, float], ...]] = {}
 
     def groups_used(self) -> set[str]:
         return set(self.groups) | set(self.outside)
@@ -134,30 +203,34 @@ class StageInGroup(Kind):
             self._inside = frozenset().union(*(members(g, "origin") for g in self.groups))
             self._excluded = frozenset().union(*(members(g, "origin") for g in self.outside))
             self._resolver = members
+            self._chosen_memo = {}
         if country == UNVERIFIED or country in self._excluded:
             return False
         return not self.groups or country in self._inside
 
+    def _chosen(
+        self, distribution: tuple[tuple[str, float], ...], subject: Subject
+    ) -> tuple[tuple[str, float], ...]:
+        """The selected countries of one stage, by country, when their total is above the
+        threshold (else none): depends only on the stage's shares, so computed once per shape."""
+        if self._resolver is not subject.group_members:
+            self._selected(UNVERIFIED, subject)  # resolve the groups for this run
+        found = self._chosen_memo.get(distribution)
+        if found is None:
+            chosen = {c: s for c, s in distribution if s > 0 and self._selected(c, subject)}
+            total = sum(chosen.values())
+            found = tuple(sorted(chosen.items())) if total > self.above + 1e-12 else ()
+            if len(self._chosen_memo) >= MEMO_LIMIT:
+                self._chosen_memo = {}
+            self._chosen_memo[distribution] = found
+        return found
+
     def evaluate(self, subject: Subject) -> Outcome:
         hits: list[Hit] = []
-        for stage in _stages(self.stages, subject.chain):
-            shares = subject.stage_country.get(stage, {})
-            chosen = {c: s for c, s in shares.items() if s > 0 and self._selected(c, subject)}
-            total = sum(chosen.values())
-            if total > self.above + 1e-12:
-                for country, share in sorted(chosen.items()):
-                    evidence, paths = subject.stage_evidence(stage, country)
-                    hits.append(
-                        Hit(
-                            stage,
-                            country,
-                            f"{stage}: {_pct(share)} in {country}",
-                            share,
-                            evidence,
-                            paths,
-                        )
-                    )
-        return Outcome(bool(hits), tuple(hits))
+        for stage in self._chain_stages(subject.chain):
+            for country, share in self._chosen(subject.distribution(stage), subject):
+                hits.append(subject.stage_hit(stage, country, share))
+        return _answer(hits)
 
     def describe(self) -> str:
         where = []
@@ -171,7 +244,7 @@ class StageInGroup(Kind):
         )
 
 
-class StageUnverified(Kind):
+class StageUnverified(_StageCondition):
     name = "stage_unverified"
     description = (
         "Share of a chain stage whose origin is blank, unknown or undeclared is above a "
@@ -180,25 +253,16 @@ class StageUnverified(Kind):
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         self.stages = params["stages"]
+        self._stages_memo = {}
         self.above = float(params.get("above", 0.0))
 
     def evaluate(self, subject: Subject) -> Outcome:
         hits: list[Hit] = []
-        for stage in _stages(self.stages, subject.chain):
+        for stage in self._chain_stages(subject.chain):
             share = subject.stage_country.get(stage, {}).get(UNVERIFIED, 0.0)
             if share > self.above + 1e-12:
-                evidence, paths = subject.stage_evidence(stage, UNVERIFIED)
-                hits.append(
-                    Hit(
-                        stage,
-                        UNVERIFIED,
-                        f"{stage}: {_pct(share)} unverified",
-                        share,
-                        evidence,
-                        paths,
-                    )
-                )
-        return Outcome(bool(hits), tuple(hits))
+                hits.append(subject.unverified_hit(stage, share))
+        return _answer(hits)
 
     def describe(self) -> str:
         return f"the unverified share of {_stages_words(self.stages)} is above {_pct(self.above)}"
@@ -233,7 +297,7 @@ class JurisdictionInGroup(Kind):
                         subject.jurisdiction_evidence(column),
                     )
                 )
-        return Outcome(bool(hits), tuple(hits))
+        return _answer(hits)
 
     def describe(self) -> str:
         facets = " or ".join(
@@ -256,9 +320,9 @@ class GovernmentHolding(Kind):
     def evaluate(self, subject: Subject) -> Outcome:
         own = subject.ownership
         if own is None or not own.has_rows:
-            return Outcome(None, note="no ownership rows for this supplier")
+            return NO_OWNERSHIP_ROWS
         if not own.has_holding_figures:
-            return Outcome(None, note="ownership rows give no equity, voting or board figures")
+            return NO_HOLDING_FIGURES
         hits: list[Hit] = []
         for measure in self.measures:
             share, nation = own.government[measure]
@@ -274,7 +338,7 @@ class GovernmentHolding(Kind):
                         tuple(p.names for p in paths),
                     )
                 )
-        return Outcome(bool(hits), tuple(hits))
+        return _answer(hits)
 
     def describe(self) -> str:
         return (
@@ -329,10 +393,8 @@ class ForeignControlled(Kind):
         if hits:
             return Outcome(True, tuple(hits))
         if own is None or not own.has_rows or not own.has_holding_figures:
-            return Outcome(
-                None, note="not covered by jurisdiction; no ownership figures to test holdings"
-            )
-        return Outcome(False)
+            return NOT_COVERED_NO_FIGURES
+        return FALSE
 
     def describe(self) -> str:
         return (
@@ -361,7 +423,7 @@ class ForeignInfluenced(Kind):
     def evaluate(self, subject: Subject) -> Outcome:
         own = subject.ownership
         if own is None or not own.has_rows:
-            return Outcome(None, note="no ownership rows for this supplier")
+            return NO_OWNERSHIP_ROWS
         value, detail, paths = own.influence(self.test)
         if value is None:
             return Outcome(None, note=detail)
@@ -378,7 +440,7 @@ class ForeignInfluenced(Kind):
             return Outcome(True, (hit,))
         if subject.matches is None:
             return Outcome(None, note=f"{detail}; {SFE_LISTS_NOTE} for owners")
-        return Outcome(False)
+        return FALSE
 
     def describe(self) -> str:
         words = {
@@ -424,13 +486,13 @@ class Listed(Kind):
 
     def evaluate(self, subject: Subject) -> Outcome:
         if subject.matches is None:
-            return Outcome(None, note=SFE_LISTS_NOTE)
+            return NO_LISTS
         hits = [
             _match_hit(m, "")
             for m in subject.matches
             if m.get("field") in self.fields and _match_ok(m, self.lists, self.min_score)
         ]
-        return Outcome(bool(hits), tuple(hits))
+        return _answer(hits)
 
     def describe(self) -> str:
         return (
@@ -451,7 +513,7 @@ class OwnerListed(Kind):
 
     def evaluate(self, subject: Subject) -> Outcome:
         if subject.matches is None:
-            return Outcome(None, note=SFE_LISTS_NOTE)
+            return NO_LISTS
         hits = [
             _match_hit(m, "owner ")
             for m in subject.matches
@@ -494,7 +556,7 @@ class DfarsException(Kind):
                 subject.jurisdiction_evidence("dfars_exception"),
             )
             return Outcome(True, (hit,))
-        return Outcome(False)
+        return FALSE
 
     def describe(self) -> str:
         which = " or ".join(self.allowed) if self.allowed else "any"
@@ -510,7 +572,7 @@ class Material(Kind):
 
     def evaluate(self, subject: Subject) -> Outcome:
         material = subject.supplier.get("material") or "ndfeb"
-        return Outcome(material in self.materials)
+        return TRUE if material in self.materials else FALSE
 
     def describe(self) -> str:
         return f"the material is {' or '.join(self.materials)}"
@@ -536,7 +598,7 @@ class _Combinator(Kind):
         outcomes = [evaluate(c, subject) for c in self.children]
         if any(o.value is self.decisive for o in outcomes):
             if self.decisive is False:
-                return Outcome(False)
+                return FALSE
             return Outcome(True, tuple(h for o in outcomes if o.value for h in o.hits))
         if any(o.value is None for o in outcomes):
             return Outcome(
@@ -544,7 +606,7 @@ class _Combinator(Kind):
             )
         if self.decisive is False:
             return Outcome(True, tuple(h for o in outcomes for h in o.hits))
-        return Outcome(False)
+        return FALSE
 
     def describe(self) -> str:
         return f"{self.word} of: (" + "; ".join(c.describe() for c in self.children) + ")"
@@ -583,7 +645,7 @@ class Not(Kind):
         outcome = evaluate(self.child, subject)
         if outcome.value is None:
             return outcome
-        return Outcome(not outcome.value)
+        return FALSE if outcome.value else TRUE
 
     def describe(self) -> str:
         return f"not ({self.child.describe()})"
