@@ -22,7 +22,7 @@ import contextlib
 import csv
 import heapq
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain, islice
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.chart.marker import DataPoint
 from openpyxl.formatting.rule import ColorScaleRule
@@ -206,20 +206,28 @@ class _ReportWriter:
         )
         for style in named:
             self.workbook.add_named_style(style)
-        self._style_arrays: dict[str, StyleArray] = {}
+        self._style_arrays: dict[tuple[str, bool], StyleArray] = {}
         self._links: dict[str, int] = {}  # hyperlinks written per sheet
 
-    def styled(self, ws: WriteOnlyWorksheet, value: Any, style: str) -> Any:
-        """A cell with a named style, copying a cached style array: assigning a named style
-        by name costs a look-up per cell, which dominated writing a million-row sheet."""
-        cell = WriteOnlyCell(ws, value=value)
-        cached = self._style_arrays.get(style)
-        if cached is None:
-            cell.style = style
-            self._style_arrays[style] = StyleArray(cell._style)
-        else:
-            cell._style = StyleArray(cached)
+    def styled(self, ws: WriteOnlyWorksheet, value: Any, style: str, quote: bool = False) -> Any:
+        """A cell with a named style (and Excel's quote prefix when `quote`).
+
+        Cells of one style share one cached style array: assigning a named style by name
+        costs a look-up per cell, and a copy per cell costs time on a million-row sheet.
+        Cells here are written once and never restyled, so sharing the array is safe.
+        """
+        cell = Cell(ws, row=1, column=1, value=value)  # what WriteOnlyCell builds
+        cell._style = self._style_array(ws, style, quote)
         return cell
+
+    def _style_array(self, ws: WriteOnlyWorksheet, style: str, quote: bool) -> StyleArray:
+        cached = self._style_arrays.get((style, quote))
+        if cached is None:
+            probe = WriteOnlyCell(ws)
+            probe.style = style
+            probe.quotePrefix = quote
+            cached = self._style_arrays[(style, quote)] = StyleArray(probe._style)
+        return cached
 
     # ---- cells --------------------------------------------------------------------------
     def cell(
@@ -257,11 +265,38 @@ class _ReportWriter:
         text = clean_text(value).replace("\r\n", "\n").replace("\r", "\n")  # XML keeps only \n
         if len(text) > EXCEL_MAX_CELL:
             text = text[: EXCEL_MAX_CELL - 1] + "…"
-        cell = self.styled(ws, text, "fs_wrap" if wrap else "fs_top")
         if text.startswith(FORMULA_LEADS):
-            cell.data_type = "s"  # a string, not a formula, whatever it starts with
-            cell.quotePrefix = True  # and Excel keeps it text when the cell is edited
-        return cell
+            # a string, not a formula, whatever it starts with; the quote prefix keeps it
+            # text when the cell is edited in Excel
+            cell = self.styled(ws, text, "fs_wrap" if wrap else "fs_top", quote=True)
+            cell.data_type = "s"
+            return cell
+        return self.styled(ws, text, "fs_wrap" if wrap else "fs_top")
+
+    def column_cell(self, ws: WriteOnlyWorksheet, column: Column) -> Callable[[Any], Any]:
+        """`cell` for one table column, with the choice by kind made once per column
+        rather than once per cell."""
+        kind, wrap = column.kind, column.wrap
+        if kind == "text":
+
+            def text(value: Any) -> Any:
+                if value is None or value == "":
+                    return None
+                return self._text_cell(ws, value, wrap)
+
+            return text
+        if kind in _FORMATS:
+            style = f"fs_{kind}"
+
+            def number(value: Any) -> Any:
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    return self.styled(ws, value, style)
+                if value is None or value == "":
+                    return None
+                return self._text_cell(ws, value, wrap)
+
+            return number
+        return lambda value: self.cell(ws, value, kind, wrap)
 
     def header_row(
         self, ws: WriteOnlyWorksheet, headers: Sequence[str], styles: Sequence[str] | None = None
@@ -331,7 +366,8 @@ class _ReportWriter:
         ws = self.new_sheet(name, widths)
         ws.row_dimensions[1].height = HEADER_HEIGHT
         ws.append(self.header_row(ws, [c.header for c in columns]))
-        wraps = [c.wrap for c in columns]
+        wrapped = _wrapped_columns(widths, [c.wrap for c in columns])
+        makers = [self.column_cell(ws, column) for column in columns]
         room = self.max_rows - 2  # under the header, one row kept for the overflow note
         remaining = chain(head, stream)
         written = 0
@@ -340,15 +376,10 @@ class _ReportWriter:
                 self._overflow(ws, name, columns, chain([row], remaining), written)
                 break
             if written < ROW_FIT_LIMIT:
-                height = _fitted_height(row, widths, wraps)
-                if height:
-                    ws.row_dimensions[written + 2].height = height
-            ws.append(
-                [
-                    self.cell(ws, value, col.kind, col.wrap)
-                    for value, col in zip(row, columns, strict=True)
-                ]
-            )
+                lines = _wrapped_lines(row, wrapped)
+                if lines > 1:
+                    ws.row_dimensions[written + 2].height = _line_height(lines)
+            ws.append([make(value) for make, value in zip(makers, row, strict=True)])
             written += 1
         if written == 0:  # say why the table is empty rather than leave a bare header
             ws.append([self._text_cell(ws, empty_note)])
@@ -1034,14 +1065,34 @@ def _fitted_height(
     Neither openpyxl nor LibreOffice sizes rows to wrapped text on their own, so
     the report estimates it: about one character per unit of column width.
     """
+    lines = _wrapped_lines(row, _wrapped_columns(widths, wraps))
+    return _line_height(lines) if lines > 1 else None
+
+
+def _wrapped_columns(widths: Sequence[float], wraps: Sequence[bool]) -> list[tuple[int, int]]:
+    """(index, characters per line) of each wrapped column, worked out once per table."""
+    return [
+        (index, max(int(width * CHARS_PER_WIDTH), 1))
+        for index, (width, wrap) in enumerate(zip(widths, wraps, strict=False))
+        if wrap
+    ]
+
+
+def _wrapped_lines(row: Sequence[Any], wrapped: Sequence[tuple[int, int]]) -> int:
+    """Lines the tallest wrapped cell of the row needs (1 when every cell fits one line)."""
     lines = 1
-    for value, width, wrap in zip(row, widths, wraps, strict=False):
-        if not wrap or value is None:
+    for index, per_line in wrapped:
+        if index >= len(row) or (value := row[index]) is None:
             continue
         text = clean_text(value[0] if isinstance(value, tuple) else value)
-        per_line = max(int(width * CHARS_PER_WIDTH), 1)
+        if len(text) <= per_line and "\n" not in text:
+            continue  # one line, the common case
         lines = max(lines, sum(-(-len(part) // per_line) or 1 for part in text.split("\n")))
-    return min(LINE_HEIGHT * lines, MAX_ROW_HEIGHT) if lines > 1 else None
+    return lines
+
+
+def _line_height(lines: int) -> float:
+    return min(LINE_HEIGHT * lines, MAX_ROW_HEIGHT)
 
 
 def _tier_order(tier: str) -> int:
