@@ -360,34 +360,59 @@ def _stage_allied(
     stage_country: dict[str, dict[str, float]], groups: dict[str, frozenset[str]]
 ) -> dict[str, dict[str, float]]:
     """Per chain stage, the share performed in each allied country group."""
-    groups_of = _groups_by_country(groups)
+    index = _allied_index(groups)
     allied: dict[str, dict[str, float]] = {}
     for stage, shares in stage_country.items():
-        # One pass over the stage's countries, adding each share to the groups holding the
-        # country, in declaration order: the same sums as summing per group.
-        totals: dict[str, float] = dict.fromkeys(groups, 0)
-        for country, share in shares.items():
-            for group in groups_of.get(country, ()):
-                totals[group] += share
-        allied[stage] = {group: round(total, 10) for group, total in totals.items()}
+        distribution = tuple(shares.items())
+        totals = index.by_distribution.get(distribution)
+        if totals is None:
+            totals = index.group_totals(distribution)
+            if len(index.by_distribution) >= ALLIED_MEMO_LIMIT:
+                index.by_distribution.clear()
+            index.by_distribution[distribution] = totals
+        allied[stage] = dict(totals)  # each supplier owns its dicts
     return allied
 
 
-# The allied groups of the last run and, per country, the groups holding it (the run's
-# groups object is kept so the identity test cannot match a new object at the same id).
-_GROUPS_INDEX: list[Any] = [None, {}]
+ALLIED_MEMO_LIMIT = 65536  # distinct stage distributions kept; beyond, start again (1M rows)
 
 
-def _groups_by_country(groups: dict[str, frozenset[str]]) -> dict[str, tuple[str, ...]]:
-    """Country -> the groups it belongs to, in the groups' order (built once per run)."""
-    if _GROUPS_INDEX[0] is not groups:
-        index: dict[str, list[str]] = {}
-        for group, countries in groups.items():
-            for country in countries:
-                index.setdefault(country, []).append(group)
-        _GROUPS_INDEX[:] = [groups, {c: tuple(g) for c, g in index.items()}]
-    result: dict[str, tuple[str, ...]] = _GROUPS_INDEX[1]
-    return result
+@dataclass
+class _AlliedIndex:
+    """The allied groups of a run, grouped by country, and the totals of each stage shape
+    seen so far (suppliers repeat the same country shares stage after stage)."""
+
+    groups: dict[str, frozenset[str]]
+    groups_of: dict[str, tuple[str, ...]]
+    by_distribution: dict[tuple[tuple[str, float], ...], dict[str, float]]
+
+    def group_totals(self, distribution: tuple[tuple[str, float], ...]) -> dict[str, float]:
+        """Share per group: one pass over the countries, adding each share to the groups
+        holding it in declaration order (the same sums as summing group by group)."""
+        totals: dict[str, float] = dict.fromkeys(self.groups, 0)
+        for country, share in distribution:
+            for group in self.groups_of.get(country, ()):
+                totals[group] += share
+        return {group: round(total, 10) for group, total in totals.items()}
+
+
+# The index of the last run's groups (the groups object is held, so the identity test
+# cannot match a new object at a reused id).
+_ALLIED_INDEX: list[_AlliedIndex] = []
+
+
+def _allied_index(groups: dict[str, frozenset[str]]) -> _AlliedIndex:
+    """The country index of the run's allied groups, built once per run."""
+    last = _ALLIED_INDEX[0] if _ALLIED_INDEX else None
+    if last is not None and last.groups is groups:
+        return last
+    groups_of: dict[str, list[str]] = {}
+    for group, countries in groups.items():
+        for country in countries:
+            groups_of.setdefault(country, []).append(group)
+    index = _AlliedIndex(groups, {c: tuple(g) for c, g in groups_of.items()}, {})
+    _ALLIED_INDEX[:] = [index]  # runs in other threads rebuild their own when it changes
+    return index
 
 
 def _plain(value: Any) -> Any:

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from ..models import STAGES
-from .kinds import Hit, Subject, evaluate
+from .kinds import Hit, Kind, Subject, evaluate
 from .load import Rule, RuleBook
 
 
@@ -77,14 +77,20 @@ def _rule_template(rule: Rule) -> dict[str, Any]:
     return template
 
 
-def _finding(fid: str, rule: Rule, status: str, hit: Hit) -> dict[str, Any]:
-    template = _rule_template(rule)
-    finding = template.copy()  # same keys, same order: only the per-hit values are set
-    stage = hit.key if hit.key in STAGES else None
-    # Evidence dicts are shared between findings of the same supplier: never mutated after.
+def _evidence_list(hit: Hit) -> list[dict[str, Any]]:
+    """The evidence of a finding: the hit's cells, then the paths through the chain."""
     evidence: list[dict[str, Any]] = list(hit.evidence)
     if hit.paths:
         evidence += [{"path": list(p)} for p in hit.paths]
+    return evidence
+
+
+def _finding(
+    fid: str, rule: Rule, status: str, hit: Hit, evidence: list[dict[str, Any]]
+) -> dict[str, Any]:
+    template = _rule_template(rule)
+    finding = template.copy()  # same keys, same order: only the per-hit values are set
+    stage = hit.key if hit.key in STAGES else None
     finding["finding_id"] = fid
     finding["status"] = status
     finding["message"] = f"{template['title']}: {hit.detail}"  # the next step is in ``advice``
@@ -113,6 +119,30 @@ def _status(rule: Rule, as_of: date, horizon_end: date) -> str | None:
     return entry[1]
 
 
+# Per rule book, each rule with its condition and the prong it marks ("feoc_a"), worked
+# out once rather than once per supplier; the book is held so its id cannot be reused.
+Plan = list[tuple[Rule, Kind, tuple[str, str] | None]]
+_PLANS: dict[int, tuple[RuleBook, Plan]] = {}
+
+
+def _plan(book: RuleBook) -> Plan:
+    """The book's rules as (rule, condition, (marks, prong name) or None)."""
+    entry = _PLANS.get(id(book))
+    if entry is None or entry[0] is not book:
+        if len(_PLANS) >= 64:  # books are loaded a few times per process at most
+            _PLANS.clear()
+        plan = [
+            (
+                rule,
+                rule.condition,
+                (rule.marks, f"{rule.marks}_{rule.prong}") if rule.marks and rule.prong else None,
+            )
+            for rule in book.rules
+        ]
+        entry = _PLANS[id(book)] = (book, plan)
+    return entry[1]
+
+
 def evaluate_supplier(
     book: RuleBook, subject: Subject, supplier_id: str, as_of: date, horizon_end: date
 ) -> SupplierVerdict:
@@ -121,10 +151,14 @@ def evaluate_supplier(
     prongs: dict[str, bool | None] = {}
     notes: dict[str, str] = {}
     basis: dict[str, list[str]] = {"feoc": [], "pfe": []}
-    for rule in book.rules:
-        outcome = evaluate(rule.condition, subject)
-        if rule.marks and rule.prong:
-            name = f"{rule.marks}_{rule.prong}"
+    # One evidence list per hit, shared by the findings it makes (a stage hit is shared by
+    # every rule on that stage and country); like the evidence dicts, never mutated after.
+    # Keyed by id, with the hit kept so its id cannot be reused within the call.
+    evidence_lists: dict[int, tuple[Hit, list[dict[str, Any]]]] = {}
+    for rule, condition, prong in _plan(book):
+        outcome = evaluate(condition, subject)
+        if prong is not None:
+            marks, name = prong
             previous = prongs.get(name, False)
             if outcome.value is True or previous is True:
                 prongs[name] = True
@@ -135,7 +169,7 @@ def evaluate_supplier(
             else:
                 prongs[name] = False
             if outcome.value:
-                basis[rule.marks] += [f"{rule.title}: {h.detail}" for h in outcome.hits]
+                basis[marks] += [f"{rule.title}: {h.detail}" for h in outcome.hits]
         if not outcome.value:
             continue
         status = _status(rule, as_of, horizon_end)
@@ -144,8 +178,12 @@ def evaluate_supplier(
         hits = outcome.hits or (Hit("supplier", "", "condition holds"),)
         for hit in hits:
             fid = finding_id(supplier_id, rule.id, hit.key, hit.value)
-            if fid not in findings:  # the first hit of an id makes the finding, as before
-                findings[fid] = _finding(fid, rule, status, hit)
+            if fid in findings:  # the first hit of an id makes the finding, as before
+                continue
+            shared = evidence_lists.get(id(hit))
+            if shared is None:
+                shared = evidence_lists[id(hit)] = (hit, _evidence_list(hit))
+            findings[fid] = _finding(fid, rule, status, hit, shared[1])
     ordered = sorted(findings.values(), key=lambda f: (f["status"], f["rule_id"], f["finding_id"]))
     return SupplierVerdict(
         ordered,
