@@ -533,3 +533,16 @@ def test_demo_report_cells_match_the_golden_file(tmp_path: Path) -> None:
     assert list(cells) == list(SHEETS)
     for name in SHEETS:
         assert cells[name] == golden[name], name
+
+
+def test_cells_of_one_style_do_not_share_the_quote_prefix(tmp_path: Path) -> None:
+    """Styled cells share style arrays; the quote prefix of formula-like text stays its own."""
+    writer = _ReportWriter({}, tmp_path / "unused.xlsx", EXCEL_MAX_ROWS)
+    ws = writer.workbook.create_sheet("T")
+    before = writer.cell(ws, "plain before", "text")
+    quoted = writer.cell(ws, "=1+1", "text")
+    after = writer.cell(ws, "plain after", "text")
+    assert quoted.quotePrefix and quoted.data_type == "s"
+    assert not before.quotePrefix and not after.quotePrefix
+    assert before.alignment.vertical == after.alignment.vertical == "top"
+    assert quoted.alignment.vertical == "top"
