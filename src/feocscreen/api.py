@@ -8,6 +8,7 @@ inputs and ``as_of`` give the same dict apart from ``generated_at``.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import platform
@@ -111,18 +112,50 @@ def _timed(timings: dict[str, float], name: str, total: int | None = None) -> It
     timings[name] = round(time.perf_counter() - start, 4)
 
 
+_PAUSE_DEPTH = 0
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a run allocates millions of small dicts.
+
+    Screening builds one dict per finding and keeps them all, so each generation-2 pass
+    rescans everything built so far: measured at 100k Sourcing rows, 2-3 s of a 10 s run.
+    The run creates few reference cycles; collection resumes (and catches up) on exit.
+    """
+    global _PAUSE_DEPTH
+    if _PAUSE_DEPTH:  # nested: the outermost pause decides
+        yield
+        return
+    was_enabled = gc.isenabled()
+    gc.freeze()  # what exists now (modules, the rule book) is never rescanned
+    gc.disable()
+    _PAUSE_DEPTH += 1
+    try:
+        yield
+    finally:
+        _PAUSE_DEPTH -= 1
+        if was_enabled:
+            gc.enable()
+        gc.unfreeze()
+
+
+collector_paused = _collector_paused  # for callers that also write the result (CLI, web)
+
+
 def screen(config: ScreenConfig) -> ScreeningResult:
     """Read the inputs named by ``config`` and screen them (see module docstring)."""
     from .validate import load_portfolio
 
     book = load_rulebook(config.rules)
     timings: dict[str, float] = {}
-    start = time.perf_counter()
-    portfolio = load_portfolio(
-        config.inputs, columns_map=config.columns, suppliers_map=config.suppliers_map
-    )
-    timings["intake"] = round(time.perf_counter() - start, 4)
-    return screen_portfolio(portfolio, config, book, timings)
+    with _collector_paused():
+        start = time.perf_counter()
+        portfolio = load_portfolio(
+            config.inputs, columns_map=config.columns, suppliers_map=config.suppliers_map
+        )
+        timings["intake"] = round(time.perf_counter() - start, 4)
+        return screen_portfolio(portfolio, config, book, timings)
 
 
 def _load_matches(

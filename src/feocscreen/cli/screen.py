@@ -82,7 +82,7 @@ def screen_command(
     Informational only; not legal advice.
     """
     from .. import progress
-    from ..api import screen
+    from ..api import collector_paused, screen
 
     config = config_from_options(**options)
     if engine == "local" and (scheduler or output_dir or stream_results):
@@ -91,6 +91,8 @@ def screen_command(
         raise click.UsageError(
             "--stream keeps no supplier list on the client: use --output-dir, not -o or --json"
         )
+    # Screening and writing build millions of small objects: no GC passes until the command ends.
+    ctx.with_resource(collector_paused())
     with progress.use(progress.configured(quiet=bool(options.get("quiet")))):
         if engine == "dask":
             from ..engine_dask import screen_dask
