@@ -813,40 +813,30 @@ def _supplier_queries(portfolio: Portfolio) -> dict[str, list[_Query]]:
         owner = _text(rec.get("owner"))
         entity = str(rec.get("entity"))
         if owner and entity in queries:
-            queries[entity].append(
-                _Query(
-                    "owner",
-                    owner,
-                    _text(rec.get("owner_country")),
-                    (),
-                    str(rec.get("_file")),
-                    str(rec.get("_sheet")),
-                    int(rec.get("_row") or 0),
-                    "owner",
-                )
-            )
+            queries[entity].append(_owner_query(rec, owner))
     return queries
+
+
+def _owner_query(rec: dict[str, Any], owner: str) -> _Query:
+    """The screening query for the owner named on one Ownership row."""
+    return _Query(
+        "owner",
+        owner,
+        _text(rec.get("owner_country")),
+        (),
+        str(rec.get("_file")),
+        str(rec.get("_sheet")),
+        int(rec.get("_row") or 0),
+        "owner",
+    )
 
 
 def _owner_queries(portfolio: Portfolio) -> dict[str, list[_Query]]:
     queries: dict[str, list[_Query]] = {}
     for rec in portfolio.ownership.to_dict("records"):
         owner = _text(rec.get("owner"))
-        if not owner:
-            continue
-        raw = str(rec.get("owner"))
-        queries.setdefault(raw, []).append(
-            _Query(
-                "owner",
-                owner,
-                _text(rec.get("owner_country")),
-                (),
-                str(rec.get("_file")),
-                str(rec.get("_sheet")),
-                int(rec.get("_row") or 0),
-                "owner",
-            )
-        )
+        if owner:
+            queries.setdefault(str(rec.get("owner")), []).append(_owner_query(rec, owner))
     return queries
 
 

@@ -472,17 +472,24 @@ def _match_hit(match: Mapping[str, Any], prefix: str) -> Hit:
     )
 
 
-class Listed(Kind):
-    name = "listed"
-    description = "The supplier (or a named field) matches an entry of the named watchlists."
+class _ListKind(Kind):
+    """Shared by the watchlist kinds: which lists, and the least score that counts."""
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         self.lists = [str(x).upper() for x in params["lists"]]
-        self.fields: list[str] = list(params.get("fields", ["supplier_name"]))
         self.min_score = float(params.get("min_score", 0))
 
     def lists_used(self) -> set[str]:
         return set(self.lists)
+
+
+class Listed(_ListKind):
+    name = "listed"
+    description = "The supplier (or a named field) matches an entry of the named watchlists."
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        super().__init__(params)
+        self.fields: list[str] = list(params.get("fields", ["supplier_name"]))
 
     def evaluate(self, subject: Subject) -> Outcome:
         if subject.matches is None:
@@ -500,16 +507,9 @@ class Listed(Kind):
         )
 
 
-class OwnerListed(Kind):
+class OwnerListed(_ListKind):
     name = "owner_listed"
     description = "A parent or an owner anywhere up the ownership chain matches an entry of the named watchlists."
-
-    def __init__(self, params: Mapping[str, Any]) -> None:
-        self.lists = [str(x).upper() for x in params["lists"]]
-        self.min_score = float(params.get("min_score", 0))
-
-    def lists_used(self) -> set[str]:
-        return set(self.lists)
 
     def evaluate(self, subject: Subject) -> Outcome:
         if subject.matches is None:
