@@ -165,8 +165,9 @@ def _stages_words(spec: str | Sequence[str]) -> str:
 class _StageCondition(Kind):
     """Shared by the conditions on chain stages: which of their stages a chain has."""
 
-    stages: str | Sequence[str]
-    _stages_memo: dict[tuple[str, ...], list[str]]
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self.stages: str | Sequence[str] = params["stages"]
+        self._stages_memo: dict[tuple[str, ...], list[str]] = {}
 
     def _chain_stages(self, chain: tuple[str, ...]) -> list[str]:
         """The condition's stages present in a chain (few distinct chains: kept per chain)."""
@@ -184,8 +185,7 @@ class StageInGroup(_StageCondition):
     )
 
     def __init__(self, params: Mapping[str, Any]) -> None:
-        self.stages = params["stages"]
-        self._stages_memo = {}
+        super().__init__(params)
         self.groups: list[str] = list(params.get("groups", []))
         self.outside: list[str] = list(params.get("outside", []))
         self.above = float(params.get("above", 0.0))
@@ -252,8 +252,7 @@ class StageUnverified(_StageCondition):
     )
 
     def __init__(self, params: Mapping[str, Any]) -> None:
-        self.stages = params["stages"]
-        self._stages_memo = {}
+        super().__init__(params)
         self.above = float(params.get("above", 0.0))
 
     def evaluate(self, subject: Subject) -> Outcome:
