@@ -55,7 +55,7 @@ def test_three_level_inheritance_with_paths():
     )
     assert chains.stage_country["MAG"]["separation"] == {"CN": 0.5, "EE": 0.5}
     assert chains.stage_country["MAG"]["mining"] == {"CN": 0.5, "unverified": 0.5}
-    assert ("MAG", "ALY", "SEP") in chains.paths[("MAG", "separation", "CN")]
+    assert ("MAG", "ALY", "SEP") in chains.supplier("MAG").paths[("separation", "CN")]
     exposure, unverified = stage_figures(chains, "MAG", COVERED)
     assert exposure == {"mining": 0.5, "separation": 0.5, "metal": 0.0, "alloy": 0.0, "magnet": 0.0}
     assert unverified["mining"] == 0.5

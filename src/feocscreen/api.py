@@ -27,16 +27,23 @@ import pandas as pd
 
 from . import __version__, progress
 from .errors import make_issue
-from .gate import GateOutcome, evaluate_gate
-from .graph import UNVERIFIED, Chains, build_chains, midstream_index, stage_figures
+from .gate import GateCounter, GateOutcome
+from .graph import (
+    UNVERIFIED,
+    Chains,
+    SupplierChain,
+    build_chains,
+    chain_figures,
+    midstream_index,
+)
 from .models import MIDSTREAM, STAGES, Issue, ScreenConfig
 from .ownership import SFE_LISTS, OwnershipGraph, normalise_owner
 from .portfolio import Portfolio
 from .rules.evaluate import evaluate_supplier
 from .rules.kinds import Subject
 from .rules.load import RuleBook, load_rulebook
-from .score import midstream_unverified, portfolio_summary, score_findings, tier
-from .waivers import WaiverReport, apply_waivers, load_waivers
+from .score import SummaryFigures, midstream_unverified, score_findings, tier
+from .waivers import WaiverBook, WaiverReport, load_waivers
 
 SCHEMA_VERSION = "1"
 STALE_AFTER_MONTHS = 12  # DESIGN: warn when as-of is over 12 months past last_reviewed
@@ -145,17 +152,23 @@ collector_paused = _collector_paused  # for callers that also write the result (
 
 def screen(config: ScreenConfig) -> ScreeningResult:
     """Read the inputs named by ``config`` and screen them (see module docstring)."""
+    book = load_rulebook(config.rules)
+    with _collector_paused():
+        return open_screening(config, book).result()
+
+
+def open_screening(config: ScreenConfig, book: RuleBook | None = None) -> Screening:
+    """Read and validate the inputs and prepare the run; suppliers are screened as
+    ``Screening.suppliers()`` is consumed (what the CLI streams to its outputs)."""
     from .validate import load_portfolio
 
-    book = load_rulebook(config.rules)
-    timings: dict[str, float] = {}
-    with _collector_paused():
-        start = time.perf_counter()
-        portfolio = load_portfolio(
-            config.inputs, columns_map=config.columns, suppliers_map=config.suppliers_map
-        )
-        timings["intake"] = round(time.perf_counter() - start, 4)
-        return screen_portfolio(portfolio, config, book, timings)
+    book = book or load_rulebook(config.rules)
+    start = time.perf_counter()
+    portfolio = load_portfolio(
+        config.inputs, columns_map=config.columns, suppliers_map=config.suppliers_map
+    )
+    timings = {"intake": round(time.perf_counter() - start, 4)}
+    return Screening(portfolio, config, book, timings)
 
 
 def _load_matches(
@@ -210,134 +223,212 @@ def screen_portfolio(
     timings: dict[str, float] | None = None,
 ) -> ScreeningResult:
     """Screen an already validated portfolio (the in-process entry point)."""
-    book = book or load_rulebook(config.rules)
-    waivers = load_waivers(config.waivers) if config.waivers is not None else None  # fail fast
-    timings = dict(timings or {})
-    members = group_resolver(book)
-    covered_origin = members("covered", "origin")
-    covered_jurisdiction = members("covered", "jurisdiction")
-    as_of = config.as_of
-    horizon_end = add_months(as_of, config.horizon_months)
-    issues: list[Issue] = []
+    return Screening(portfolio, config, book, timings).result()
 
-    with _timed(timings, "chains"):
-        chains = build_chains(portfolio)
-    issues += chains.issues
 
-    with _timed(timings, "matching"):
-        outcome, list_sources, match_issues = _load_matches(portfolio, config, book)
-    issues += match_issues
-    owner_matches = {}
-    listed_owner_names: set[str] = set()
-    if outcome is not None:
-        for name, found in outcome.by_owner.items():
-            owner_matches[normalise_owner(name)] = found
-            if any(
-                m.get("status") == "match" and str(m.get("list", "")).upper() in SFE_LISTS
-                for m in found
-            ):
-                listed_owner_names.add(name)
+SUPPLIER_BLOCK = 2048  # suppliers whose chains and records are built together
 
-    graph = OwnershipGraph(
-        portfolio, covered_jurisdiction, str(book.settings["indirect_method"]), listed_owner_names
-    )
-    issues += graph.warnings
 
-    allied_groups = {g: members(g, "origin") for g in sorted(book.groups) if g != "covered"}
-    supplier_rows = [
-        {key: _plain(value) for key, value in record.items()}
-        for record in portfolio.suppliers.sort_values("supplier_id", kind="stable").to_dict(
-            "records"
+class Screening:
+    """One screening run, in three parts: ``head`` (what the result says before its
+    suppliers), ``suppliers()`` (each supplier screened, waived and scored, once, in id
+    order) and ``finish()`` (validation, summary, waivers and audit, once every supplier
+    is out). Writers stream the suppliers, so no supplier list need be held: memory is
+    bounded by the portfolio's frames, not by the result.
+    """
+
+    def __init__(
+        self,
+        portfolio: Portfolio,
+        config: ScreenConfig,
+        book: RuleBook | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> None:
+        book = book or load_rulebook(config.rules)
+        self.portfolio, self.config, self.book = portfolio, config, book
+        self._waivers = WaiverBook(
+            load_waivers(config.waivers) if config.waivers is not None else None,  # fail fast
+            config.as_of,
+            str(config.waivers),
         )
-    ]
-    sourcing_locs = portfolio.sourcing[["_file", "_sheet", "_row"]].to_dict("records")
-    weights = book.scoring["severity_weights"]
-    suppliers: list[dict[str, Any]] = []
-    findings_by_supplier: dict[str, list[dict[str, Any]]] = {}
-    with _timed(timings, "evaluating", total=len(supplier_rows)) as handle:
-        for record in supplier_rows:
-            sid = str(record["supplier_id"])
-            entity = graph.entity(sid)
-            subject = _subject(
-                portfolio,
-                record,
-                chains,
-                sourcing_locs,
-                members,
-                entity,
-                outcome,
-                owner_matches,
-                graph,
-            )
-            verdict = evaluate_supplier(book, subject, sid, as_of, horizon_end)
-            exposure, unverified = stage_figures(chains, sid, covered_origin)
-            findings_by_supplier[sid] = verdict.findings
-            suppliers.append(
-                _supplier_entry(
-                    record,
-                    verdict,
-                    entity,
-                    chains,
-                    exposure,
-                    unverified,
-                    book,
-                    allied_groups,
-                    outcome,
-                )
-            )
-            handle.advance(1)
+        self.timings = dict(timings or {})
+        self.members = members = group_resolver(book)
+        self.covered_origin = members("covered", "origin")
+        covered_jurisdiction = members("covered", "jurisdiction")
+        self.horizon_end = add_months(config.as_of, config.horizon_months)
+        issues: list[Issue] = []
 
-    waiver_report = WaiverReport()
-    if waivers is not None:
-        waiver_report = apply_waivers(waivers, findings_by_supplier, as_of, str(config.waivers))
-        issues += waiver_report.issues
+        with _timed(self.timings, "chains"):
+            self.chains = build_chains(portfolio)
+        issues += self.chains.issues
 
-    for supplier in suppliers:
-        supplier["score"] = score_findings(supplier["findings"], weights)
-        supplier["tier"] = tier(
-            supplier["findings"],
-            book.scoring["tiers"],
-            midstream_unverified(supplier["stage_unverified"]),
+        with _timed(self.timings, "matching"):
+            self.outcome, list_sources, match_issues = _load_matches(portfolio, config, book)
+        issues += match_issues
+        self.owner_matches: dict[str, list[dict[str, Any]]] = {}
+        listed_owner_names: set[str] = set()
+        if self.outcome is not None:
+            for name, found in self.outcome.by_owner.items():
+                self.owner_matches[normalise_owner(name)] = found
+                if any(
+                    m.get("status") == "match" and str(m.get("list", "")).upper() in SFE_LISTS
+                    for m in found
+                ):
+                    listed_owner_names.add(name)
+
+        self.graph = OwnershipGraph(
+            portfolio, covered_jurisdiction, str(book.settings["indirect_method"]), listed_owner_names
         )
-
-    for ruleset in book.rulesets:
-        if as_of > add_months(ruleset.last_reviewed, STALE_AFTER_MONTHS):
-            issues.append(
-                make_issue(
-                    "rules-stale",
-                    "warning",
-                    f"ruleset {ruleset.id} was last reviewed on {ruleset.last_reviewed.isoformat()}, "
-                    f"over {STALE_AFTER_MONTHS} months before {as_of.isoformat()}: the law may have moved",
-                    file=ruleset.path,
+        issues += self.graph.warnings
+        self.allied_groups = {
+            g: members(g, "origin") for g in sorted(book.groups) if g != "covered"
+        }
+        for ruleset in book.rulesets:
+            if config.as_of > add_months(ruleset.last_reviewed, STALE_AFTER_MONTHS):
+                issues.append(
+                    make_issue(
+                        "rules-stale",
+                        "warning",
+                        f"ruleset {ruleset.id} was last reviewed on "
+                        f"{ruleset.last_reviewed.isoformat()}, over {STALE_AFTER_MONTHS} months "
+                        f"before {config.as_of.isoformat()}: the law may have moved",
+                        file=ruleset.path,
+                    )
                 )
-            )
+        self.issues = issues
+        self.count = len(self.chains.ids)
+        self.figures = SummaryFigures()
+        self._sample: list[dict[str, Any]] = []
+        self._sample_step = (
+            1 if self.count <= VALIDATE_ALL_LIMIT else max(1, self.count // VALIDATE_SAMPLE)
+        )
+        self._consumed = False
+        self._gate = (
+            GateCounter(config.fail_on, config.fail_on_upcoming)
+            if config.fail_on is not None
+            else None
+        )
+        self.gate: GateOutcome | None = None  # set by finish() when gating
+        self.head = _head(portfolio, config, book, list_sources, self.covered_origin, self.outcome)
 
-    all_issues = [*portfolio.issues, *issues]
-    data = _result(
-        portfolio,
-        config,
-        book,
-        suppliers,
-        chains,
-        covered_origin,
-        list_sources,
-        waiver_report,
-        all_issues,
-        timings,
-        outcome,
-    )
-    validate_result(data)
-    gate = None
-    if config.fail_on is not None:
-        gate = evaluate_gate(data, config.fail_on, config.fail_on_upcoming)
-    return ScreeningResult(data, portfolio, book, gate, all_issues)
+    def suppliers(self) -> Iterator[dict[str, Any]]:
+        """Screen every supplier, in id order; a run can be consumed once."""
+        if self._consumed:
+            raise RuntimeError("a screening run's suppliers can be read once")
+        self._consumed = True
+        portfolio, chains, book = self.portfolio, self.chains, self.book
+        weights = book.scoring["severity_weights"]
+        tiers = book.scoring["tiers"]
+        frame = portfolio.suppliers.assign(_id=portfolio.suppliers["supplier_id"].astype(str))
+        frame = frame.set_index("_id").loc[chains.ids] if len(frame) else frame
+        locations = _Locations(portfolio.sourcing)
+        with _timed(self.timings, "evaluating", total=self.count) as handle:
+            for start in range(0, self.count, SUPPLIER_BLOCK):
+                stop = min(start + SUPPLIER_BLOCK, self.count)
+                records = [
+                    {key: _plain(value) for key, value in record.items()}
+                    for record in frame.iloc[start:stop].to_dict("records")
+                ]
+                for position, (record, chain) in enumerate(
+                    zip(records, chains.block(start, stop), strict=True), start
+                ):
+                    sid = str(record["supplier_id"])
+                    entity = self.graph.entity(sid)
+                    subject = _subject(
+                        portfolio,
+                        record,
+                        sid,
+                        chains,
+                        chain,
+                        locations,
+                        self.members,
+                        entity,
+                        self.outcome,
+                        self.owner_matches,
+                        self.graph,
+                    )
+                    verdict = evaluate_supplier(book, subject, sid, self.config.as_of, self.horizon_end)
+                    exposure, unverified = chain_figures(chain.stage_country, self.covered_origin)
+                    entry = _supplier_entry(
+                        record,
+                        verdict,
+                        entity,
+                        chain,
+                        exposure,
+                        unverified,
+                        book,
+                        self.allied_groups,
+                        self.outcome,
+                    )
+                    self._waivers.apply(sid, entry["findings"])
+                    entry["score"] = score_findings(entry["findings"], weights)
+                    entry["tier"] = tier(
+                        entry["findings"], tiers, midstream_unverified(entry["stage_unverified"])
+                    )
+                    self.figures.add(entry)
+                    if self._gate is not None:
+                        self._gate.add_supplier(entry)
+                    if position % self._sample_step == 0:
+                        self._sample.append(entry)
+                    handle.advance(1)
+                    yield entry
+
+    def finish(self) -> dict[str, Any]:
+        """The result after its suppliers: validation, summary, waivers, audit (and the gate)."""
+        if not self._consumed:
+            for _ in self.suppliers():
+                pass
+        waiver_report = self._waivers.report()
+        issues = [*self.portfolio.issues, *self.issues, *waiver_report.issues]
+        self.all_issues = issues
+        tail = _tail(
+            self.portfolio,
+            self.config,
+            self.book,
+            self.figures,
+            self.chains,
+            self.covered_origin,
+            waiver_report,
+            issues,
+            self.timings,
+            self.outcome,
+        )
+        validate_result({**self.head, "suppliers": self._sample, **tail}, full=True)
+        self._sample = []
+        if self._gate is not None:
+            self.gate = self._gate.outcome(self.head["not_screened"])
+        return tail
+
+    def result(self) -> ScreeningResult:
+        """The whole result in memory (the in-process API, the upload page, ``check``)."""
+        suppliers = list(self.suppliers())
+        tail = self.finish()
+        data = {**self.head, "suppliers": suppliers, **tail}
+        return ScreeningResult(data, self.portfolio, self.book, self.gate, self.all_issues)
+
+
+class _Locations:
+    """Where each Sourcing row came from (file, sheet, Excel row), as compact arrays."""
+
+    def __init__(self, sourcing: pd.DataFrame) -> None:
+        self.file_code, self.files = pd.factorize(sourcing["_file"], use_na_sentinel=True)
+        self.sheet_code, self.sheets = pd.factorize(sourcing["_sheet"], use_na_sentinel=True)
+        self.rows = pd.to_numeric(sourcing["_row"], errors="coerce").to_numpy(dtype="float64")
+
+    def loc(self, index: int) -> dict[str, Any]:
+        f, sh, row = self.file_code[index], self.sheet_code[index], self.rows[index]
+        return {
+            "_file": None if f < 0 else self.files[f],
+            "_sheet": None if sh < 0 else self.sheets[sh],
+            "_row": None if row != row else int(row),
+        }
 
 
 def _supplier_entry(
     record: dict[str, Any],
     verdict: Any,
     entity: Any,
-    chains: Chains,
+    chain: SupplierChain,
     exposure: dict[str, float | None],
     unverified: dict[str, float | None],
     book: RuleBook,
@@ -373,10 +464,9 @@ def _supplier_entry(
         "stage_exposure": exposure,
         "stage_unverified": unverified,
         "stage_country": {
-            stage: dict(sorted(shares.items()))
-            for stage, shares in chains.stage_country[sid].items()
+            stage: dict(sorted(shares.items())) for stage, shares in chain.stage_country.items()
         },
-        "stage_allied": _stage_allied(chains.stage_country[sid], allied_groups),
+        "stage_allied": _stage_allied(chain.stage_country, allied_groups),
         "findings": verdict.findings,
         "matches": sorted(
             (outcome.by_supplier.get(sid, []) if outcome is not None else []),
@@ -465,16 +555,16 @@ def _text(value: Any) -> str | None:
 def _subject(
     portfolio: Portfolio,
     record: dict[str, Any],
+    sid: str,
     chains: Chains,
-    sourcing_locs: list[dict[str, Any]],
+    chain: SupplierChain,
+    locations: _Locations,
     members: Any,
     entity: Any,
     outcome: Any,
     owner_matches: dict[str, list[dict[str, Any]]],
     graph: OwnershipGraph,
 ) -> Subject:
-    sid = str(record["supplier_id"])
-
     cache: dict[tuple[str, str], Any] = {}
 
     def stage_evidence(
@@ -487,16 +577,16 @@ def _subject(
     def _stage_evidence(
         stage: str, country: str
     ) -> tuple[tuple[dict[str, Any], ...], tuple[tuple[str, ...], ...]]:
-        rows = list(chains.evidence_rows.get((sid, stage, country), {}))
-        evidence = [_evidence(portfolio, sourcing_locs[r], "country") for r in rows]
+        rows = chain.evidence_rows.get((stage, country), ())
+        evidence = [_evidence(portfolio, locations.loc(r), "country") for r in rows]
         if country == UNVERIFIED:
-            declared = [] if rows else list(chains.stage_rows.get((sid, stage), {}))
+            declared = () if rows else chain.stage_rows.get(stage, ())
             evidence += [
-                _evidence(portfolio, sourcing_locs[r], "share") for r in sorted(set(declared))
+                _evidence(portfolio, locations.loc(r), "share") for r in sorted(set(declared))
             ]
             if not evidence:
                 evidence.append(_evidence(portfolio, record, "stage"))
-        return tuple(evidence), tuple(chains.paths.get((sid, stage, country), {}))
+        return tuple(evidence), chain.paths.get((stage, country), ())
 
     def jurisdiction_evidence(column: str) -> tuple[dict[str, Any], ...]:
         item = _evidence(portfolio, record, column)
@@ -513,7 +603,7 @@ def _subject(
     return Subject(
         supplier=record,
         chain=chains.chain(sid),
-        stage_country=chains.stage_country[sid],
+        stage_country=chain.stage_country,
         group_members=members,
         stage_evidence=stage_evidence,
         jurisdiction_evidence=jurisdiction_evidence,
@@ -533,20 +623,10 @@ def _library_versions() -> dict[str, str]:
     return versions
 
 
-def _result(
-    portfolio: Portfolio,
-    config: ScreenConfig,
-    book: RuleBook,
-    suppliers: list[dict[str, Any]],
-    chains: Chains,
-    covered_origin: frozenset[str],
-    list_sources: list[dict[str, Any]],
-    waivers: WaiverReport,
-    issues: list[Issue],
-    timings: dict[str, float],
-    outcome: Any,
+def _settings(
+    config: ScreenConfig, book: RuleBook, covered_origin: frozenset[str], outcome: Any
 ) -> dict[str, Any]:
-    settings = {
+    return {
         "as_of": config.as_of.isoformat(),
         "horizon_months": config.horizon_months,
         "hk_mo_jurisdiction": bool(book.settings["hk_mo_jurisdiction"]),
@@ -566,27 +646,23 @@ def _result(
         # which the supplier sheets do not carry (fact sheet, decisions).
         "macr_45x": "not computed: the input has no direct material cost columns",
     }
-    not_screened = [
-        {"supplier_id": str(sid), "reasons": [i.to_dict() for i in reasons]}
-        for sid, reasons in sorted(portfolio.not_screened.items())
-    ]
-    ordered_issues = sorted(
-        (i.to_dict() for i in issues),
-        key=lambda d: (
-            str(d["file"] or ""),
-            str(d["sheet"] or ""),
-            d["row"] or 0,
-            d["code"],
-            d["message"],
-        ),
-    )
-    summary = portfolio_summary(suppliers, chains.distribution, covered_origin, len(not_screened))
+
+
+def _head(
+    portfolio: Portfolio,
+    config: ScreenConfig,
+    book: RuleBook,
+    list_sources: list[dict[str, Any]],
+    covered_origin: frozenset[str],
+    outcome: Any,
+) -> dict[str, Any]:
+    """The result's keys that come before its suppliers (known before any is screened)."""
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "feocscreen", "version": __version__},
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "as_of": config.as_of.isoformat(),
-        "settings": settings,
+        "settings": _settings(config, book, covered_origin, outcome),
         "inputs": sorted(portfolio.inputs, key=lambda i: str(i["path"])),
         "rulesets": [
             {
@@ -603,12 +679,42 @@ def _result(
             for rs in book.rulesets
         ],
         "lists": sorted(list_sources, key=lambda s: str(s["path"])),
+        "not_screened": [
+            {"supplier_id": str(sid), "reasons": [i.to_dict() for i in reasons]}
+            for sid, reasons in sorted(portfolio.not_screened.items())
+        ],
+    }
+
+
+def _tail(
+    portfolio: Portfolio,
+    config: ScreenConfig,
+    book: RuleBook,
+    figures: SummaryFigures,
+    chains: Chains,
+    covered_origin: frozenset[str],
+    waivers: WaiverReport,
+    issues: list[Issue],
+    timings: dict[str, float],
+    outcome: Any,
+) -> dict[str, Any]:
+    """The result's keys that come after its suppliers (they need every supplier)."""
+    ordered_issues = sorted(
+        (i.to_dict() for i in issues),
+        key=lambda d: (
+            str(d["file"] or ""),
+            str(d["sheet"] or ""),
+            d["row"] or 0,
+            d["code"],
+            d["message"],
+        ),
+    )
+    summary = figures.summary(chains.distribution, covered_origin, len(portfolio.not_screened))
+    return {
         "validation": {
             "errors": [i for i in ordered_issues if i["severity"] == "error"],
             "warnings": [i for i in ordered_issues if i["severity"] != "error"],
         },
-        "not_screened": not_screened,
-        "suppliers": suppliers,
         "summary": summary,
         "waivers": waivers.to_dict(),
         "audit": {
@@ -616,7 +722,7 @@ def _result(
             "platform": platform.platform(terse=True),
             "libraries": _library_versions(),
             "command_line": config.command_line,
-            "settings": settings,
+            "settings": _settings(config, book, covered_origin, outcome),
             "rules_files": {k: _display_path(v) for k, v in sorted(book.files.items())},
             "decisions": getattr(outcome, "decisions", None) if outcome is not None else None,
             # Timings differ run to run, so they appear only when asked for (--verbose):

@@ -46,29 +46,31 @@ class GateOutcome:
         }
 
 
-def evaluate_gate(
-    data: Mapping[str, Any],
-    fail_on: str | None,
-    fail_on_upcoming: bool,
-    baseline_ids: set[str] | None = None,
-) -> GateOutcome:
-    """Apply the gate to a result dict (see module docstring)."""
-    if fail_on is None:
-        return GateOutcome(False, None, reasons=["no --fail-on given: not gating"])
-    if fail_on not in SEVERITIES:
-        raise ValueError(f"unknown severity {fail_on!r}; expected one of {', '.join(SEVERITIES)}")
-    threshold = severity_rank(fail_on)
-    statuses = {"active", "upcoming"} if fail_on_upcoming else {"active"}
-    counted: list[dict[str, Any]] = []
-    for supplier in data.get("suppliers") or []:
+class GateCounter:
+    """The gate, fed one supplier at a time (a streamed run never holds every finding)."""
+
+    def __init__(
+        self, fail_on: str, fail_on_upcoming: bool, baseline_ids: set[str] | None = None
+    ) -> None:
+        if fail_on not in SEVERITIES:
+            raise ValueError(
+                f"unknown severity {fail_on!r}; expected one of {', '.join(SEVERITIES)}"
+            )
+        self.fail_on = fail_on
+        self.threshold = severity_rank(fail_on)
+        self.statuses = {"active", "upcoming"} if fail_on_upcoming else {"active"}
+        self.baseline_ids = baseline_ids
+        self.counted: list[dict[str, Any]] = []
+
+    def add_supplier(self, supplier: Mapping[str, Any]) -> None:
         for finding in supplier.get("findings") or []:
-            if finding.get("waived") or finding.get("status") not in statuses:
+            if finding.get("waived") or finding.get("status") not in self.statuses:
                 continue
-            if severity_rank(finding["severity"]) < threshold:
+            if severity_rank(finding["severity"]) < self.threshold:
                 continue
-            if baseline_ids is not None and finding["finding_id"] in baseline_ids:
+            if self.baseline_ids is not None and finding["finding_id"] in self.baseline_ids:
                 continue
-            counted.append(
+            self.counted.append(
                 {
                     "key": finding["finding_id"],
                     "supplier_id": supplier["supplier_id"],
@@ -78,28 +80,51 @@ def evaluate_gate(
                     "message": finding.get("message", ""),
                 }
             )
-    if severity_rank(NOT_SCREENED_SEVERITY) >= threshold:
-        for entry in data.get("not_screened") or []:
-            key = not_screened_key(entry["supplier_id"])
-            if baseline_ids is not None and key in baseline_ids:
-                continue
-            counted.append(
-                {
-                    "key": key,
-                    "supplier_id": entry["supplier_id"],
-                    "rule_id": "not-screened",
-                    "severity": NOT_SCREENED_SEVERITY,
-                    "status": "active",
-                    "message": "; ".join(r.get("message", "") for r in entry.get("reasons", [])),
-                }
-            )
-    counted.sort(key=lambda c: (-severity_rank(c["severity"]), c["supplier_id"], c["key"]))
-    reasons = [
-        f"{c['supplier_id']}: {c['severity']} {c['rule_id']} ({c['status']})" for c in counted
-    ]
-    scope = "new " if baseline_ids is not None else ""
-    if counted:
-        reasons.insert(0, f"{len(counted)} {scope}finding(s) at or above {fail_on}")
-    else:
-        reasons.insert(0, f"no {scope}finding at or above {fail_on}")
-    return GateOutcome(bool(counted), fail_on, [c["key"] for c in counted], counted, reasons)
+
+    def outcome(self, not_screened: list[Mapping[str, Any]]) -> GateOutcome:
+        """The decision, once every supplier is in; not-screened suppliers count as high."""
+        counted = list(self.counted)
+        if severity_rank(NOT_SCREENED_SEVERITY) >= self.threshold:
+            for entry in not_screened:
+                key = not_screened_key(entry["supplier_id"])
+                if self.baseline_ids is not None and key in self.baseline_ids:
+                    continue
+                counted.append(
+                    {
+                        "key": key,
+                        "supplier_id": entry["supplier_id"],
+                        "rule_id": "not-screened",
+                        "severity": NOT_SCREENED_SEVERITY,
+                        "status": "active",
+                        "message": "; ".join(
+                            r.get("message", "") for r in entry.get("reasons", [])
+                        ),
+                    }
+                )
+        counted.sort(key=lambda c: (-severity_rank(c["severity"]), c["supplier_id"], c["key"]))
+        reasons = [
+            f"{c['supplier_id']}: {c['severity']} {c['rule_id']} ({c['status']})" for c in counted
+        ]
+        scope = "new " if self.baseline_ids is not None else ""
+        if counted:
+            reasons.insert(0, f"{len(counted)} {scope}finding(s) at or above {self.fail_on}")
+        else:
+            reasons.insert(0, f"no {scope}finding at or above {self.fail_on}")
+        return GateOutcome(
+            bool(counted), self.fail_on, [c["key"] for c in counted], counted, reasons
+        )
+
+
+def evaluate_gate(
+    data: Mapping[str, Any],
+    fail_on: str | None,
+    fail_on_upcoming: bool,
+    baseline_ids: set[str] | None = None,
+) -> GateOutcome:
+    """Apply the gate to a result dict (see module docstring)."""
+    if fail_on is None:
+        return GateOutcome(False, None, reasons=["no --fail-on given: not gating"])
+    counter = GateCounter(fail_on, fail_on_upcoming, baseline_ids)
+    for supplier in data.get("suppliers") or []:
+        counter.add_supplier(supplier)
+    return counter.outcome(list(data.get("not_screened") or []))

@@ -24,6 +24,7 @@ the loop, and the looping links count as unverified.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,23 +51,105 @@ register(
 )
 
 
+@dataclass(frozen=True)
+class SupplierChain:
+    """One supplier's chain: country shares per stage, and the rows and paths behind each share.
+
+    Built on demand from the run's flat arrays (``Chains.block``), so a portfolio at
+    Excel's row limit never holds these dicts for every supplier at once.
+    """
+
+    stage_country: dict[str, dict[str, float]]
+    evidence_rows: dict[tuple[str, str], tuple[int, ...]]  # (stage, country) -> sourcing rows
+    stage_rows: dict[str, tuple[int, ...]]  # every row behind a stage
+    paths: dict[tuple[str, str], tuple[tuple[str, ...], ...]]  # (stage, country) -> via paths
+
+
 @dataclass
 class Chains:
-    """Per supplier and stage: country shares, and the rows and paths behind each share."""
+    """Every supplier's chain, as flat arrays sorted by supplier id (see ``SupplierChain``)."""
 
     top: dict[str, int]
-    stage_country: dict[str, dict[str, dict[str, float]]]
-    # dicts used as ordered sets (rows and paths in a stable order)
-    evidence_rows: dict[tuple[str, str, str], dict[int, None]]
-    paths: dict[tuple[str, str, str], dict[tuple[str, ...], None]]
+    ids: list[str]  # sorted; a supplier's position is its code
     distribution: pd.DataFrame  # supplier_id, pos, country, share (aggregated, chain stages only)
-    issues: list[Issue] = field(default_factory=list)
-    stage_rows: dict[tuple[str, str], dict[int, None]] = field(
-        default_factory=dict
-    )  # every row behind a stage
+    issues: list[Issue]
+    _dist: tuple[np.ndarray, np.ndarray, np.ndarray]  # pos, country, share (rounded)
+    _dist_start: np.ndarray  # per code, where its distribution rows start (len(ids) + 1)
+    _detail: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # pos, country, via, row
+    _detail_start: np.ndarray
+    _code: dict[str, int] = field(default_factory=dict)
 
     def chain(self, supplier_id: str) -> tuple[str, ...]:
         return STAGES[: self.top[supplier_id] + 1]
+
+    def supplier(self, supplier_id: str) -> SupplierChain:
+        code = self._code[supplier_id]
+        return self.block(code, code + 1)[0]
+
+    @property
+    def stage_country(self) -> Mapping[str, dict[str, dict[str, float]]]:
+        """supplier_id -> stage -> country -> share, built per look-up."""
+        return _StageCountry(self)
+
+    def block(self, start: int, stop: int) -> list[SupplierChain]:
+        """The chains of the suppliers at sorted positions start..stop-1, in that order.
+
+        Each array is sliced and converted once per block: the per-supplier dicts cost
+        Python objects, the arrays do not.
+        """
+        if start >= stop:
+            return []
+        d0, d1 = int(self._dist_start[start]), int(self._dist_start[stop])
+        pos, country, share = (column[d0:d1].tolist() for column in self._dist)
+        dist_bounds = (self._dist_start[start : stop + 1] - d0).tolist()
+        e0, e1 = int(self._detail_start[start]), int(self._detail_start[stop])
+        d_pos, d_country, d_via, d_row = (column[e0:e1].tolist() for column in self._detail)
+        detail_bounds = (self._detail_start[start : stop + 1] - e0).tolist()
+        tops = [self.top[sid] for sid in self.ids[start:stop]]
+        built: list[SupplierChain] = []
+        for index, top in enumerate(tops):
+            stage_country: dict[str, dict[str, float]] = {STAGES[p]: {} for p in range(top + 1)}
+            for k in range(dist_bounds[index], dist_bounds[index + 1]):
+                stage_country[STAGES[pos[k]]][country[k]] = share[k]
+            evidence: dict[tuple[str, str], dict[int, None]] = {}
+            rows: dict[str, dict[int, None]] = {}
+            paths: dict[tuple[str, str], dict[tuple[str, ...], None]] = {}
+            # dicts as ordered sets: insertion order is the sorted order of the detail rows
+            for k in range(detail_bounds[index], detail_bounds[index + 1]):
+                stage = STAGES[d_pos[k]]
+                key = (stage, d_country[k])
+                row = d_row[k]
+                if row >= 0:
+                    evidence.setdefault(key, {})[row] = None
+                    rows.setdefault(stage, {})[row] = None
+                via = d_via[k]
+                if via:
+                    paths.setdefault(key, {})[tuple(via.split(" → "))] = None
+            built.append(
+                SupplierChain(
+                    stage_country,
+                    {key: tuple(found) for key, found in evidence.items()},
+                    {key: tuple(found) for key, found in rows.items()},
+                    {key: tuple(found) for key, found in paths.items()},
+                )
+            )
+        return built
+
+
+class _StageCountry(Mapping[str, dict[str, dict[str, float]]]):
+    """``chains.stage_country[supplier_id]``, built when looked up."""
+
+    def __init__(self, chains: Chains) -> None:
+        self._chains = chains
+
+    def __getitem__(self, supplier_id: str) -> dict[str, dict[str, float]]:
+        return self._chains.supplier(supplier_id).stage_country
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._chains.ids)
+
+    def __len__(self) -> int:
+        return len(self._chains.ids)
 
 
 def _empty_detail() -> pd.DataFrame:
@@ -137,10 +220,15 @@ def build_chains(portfolio: Portfolio) -> Chains:
     several times faster than on strings); ids come back in the returned lookups.
     """
     suppliers = portfolio.suppliers
-    ids = [str(s) for s in suppliers["supplier_id"]]
+    # Codes follow the sorted ids, so every supplier's rows below are contiguous and in the
+    # order suppliers are screened and reported.
+    frame_ids = [str(s) for s in suppliers["supplier_id"]]
+    order = sorted(range(len(frame_ids)), key=frame_ids.__getitem__)
+    ids = [frame_ids[i] for i in order]
     names = np.array(ids, dtype=object)
     code = {sid: i for i, sid in enumerate(ids)}
-    top_arr = np.array([STAGE_POS[str(s)] for s in suppliers["supplies_stage"]], dtype="int64")
+    supplies = suppliers["supplies_stage"].tolist()
+    top_arr = np.array([STAGE_POS[str(supplies[i])] for i in order], dtype="int64")
     top = dict(zip(ids, top_arr.tolist(), strict=True))
     issues: list[Issue] = []
 
@@ -331,60 +419,36 @@ def build_chains(portfolio: Portfolio) -> Chains:
     distribution = (
         detail.groupby(["supplier_id", "pos", "country"], sort=True)["share"].sum().reset_index()
     )
-    return _index(top, names, detail, distribution, issues)
-
-
-def _index(
-    top: dict[str, int],
-    names: np.ndarray,
-    detail: pd.DataFrame,
-    distribution: pd.DataFrame,
-    issues: list[Issue],
-) -> Chains:
-    """Per-supplier lookups for the rule kinds, built in one pass over plain Python lists."""
-    stage_country: dict[str, dict[str, dict[str, float]]] = {
-        s: {STAGES[p]: {} for p in range(t + 1)} for s, t in top.items()
-    }
+    dist_start = _starts(distribution["supplier_id"].to_numpy(), len(ids))
     distribution = distribution.assign(supplier_id=names[distribution["supplier_id"].to_numpy()])
-    for s, p, c, share in zip(
-        distribution["supplier_id"].tolist(),
-        distribution["pos"].tolist(),
-        distribution["country"].tolist(),
-        distribution["share"].round(10).tolist(),
-        strict=True,
-    ):
-        stage_country[s][STAGES[p]][c] = share
-    # dicts as ordered sets: insertion order is the sorted order of ``detail``
-    evidence_rows: dict[tuple[str, str, str], dict[int, None]] = defaultdict(dict)
-    stage_rows: dict[tuple[str, str], dict[int, None]] = defaultdict(dict)
-    paths: dict[tuple[str, str, str], dict[tuple[str, ...], None]] = defaultdict(dict)
-    for s, p, c, via, row in zip(
-        names[detail["supplier_id"].to_numpy()].tolist(),
-        detail["pos"].tolist(),
-        detail["country"].tolist(),
-        detail["via"].tolist(),
-        detail["row"].tolist(),
-        strict=True,
-    ):
-        stage = STAGES[p]
-        key = (s, stage, c)
-        if row >= 0:
-            evidence_rows[key][row] = None
-            stage_rows[(s, stage)][row] = None
-        if via:
-            paths[key][tuple(via.split(" → "))] = None
     return Chains(
         top,
-        stage_country,
-        dict(evidence_rows),
-        dict(paths),
+        ids,
         distribution,
         issues,
-        dict(stage_rows),
+        (
+            distribution["pos"].to_numpy(),
+            distribution["country"].to_numpy(dtype=object),
+            distribution["share"].round(10).to_numpy(),
+        ),
+        dist_start,
+        (
+            detail["pos"].to_numpy(),
+            detail["country"].to_numpy(dtype=object),
+            detail["via"].to_numpy(dtype=object),
+            detail["row"].to_numpy(),
+        ),
+        _starts(detail["supplier_id"].to_numpy(), len(ids)),
+        code,
     )
 
 
-def covered_share(shares: dict[str, float], covered: frozenset[str]) -> float:
+def _starts(codes: np.ndarray, count: int) -> np.ndarray:
+    """Where each code's rows start in an array sorted by code (count + 1 offsets)."""
+    return np.searchsorted(codes.astype("int64", copy=False), np.arange(count + 1))
+
+
+def covered_share(shares: Mapping[str, float], covered: frozenset[str]) -> float:
     """Share of one stage performed in the given countries."""
     return float(sum(v for c, v in shares.items() if c in covered))
 
@@ -393,9 +457,15 @@ def stage_figures(
     chains: Chains, supplier_id: str, covered: frozenset[str]
 ) -> tuple[dict[str, float | None], dict[str, float | None]]:
     """DESIGN's stage_exposure and stage_unverified: all five stages, None outside the chain."""
+    return chain_figures(chains.stage_country[supplier_id], covered)
+
+
+def chain_figures(
+    per_stage: Mapping[str, Mapping[str, float]], covered: frozenset[str]
+) -> tuple[dict[str, float | None], dict[str, float | None]]:
+    """``stage_figures`` of one supplier's stage → country shares."""
     exposure: dict[str, float | None] = {}
     unverified: dict[str, float | None] = {}
-    per_stage = chains.stage_country[supplier_id]
     for stage in STAGES:
         if stage in per_stage:
             exposure[stage] = round(covered_share(per_stage[stage], covered), 10)

@@ -8,7 +8,9 @@ first), so the contributions add up to the score.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from array import array
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -62,97 +64,134 @@ def hhi(shares: Mapping[str, float]) -> float | None:
     return round(sum((100.0 * s / total) ** 2 for s in verified.values()), 4)
 
 
+class SummaryFigures:
+    """The per-supplier figures the portfolio summary needs, gathered one supplier at a time
+    as compact columns (a screening run streams its suppliers and keeps only these)."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.spend = array("d")
+        self.tiers: list[str] = []
+        self.exposure = {stage: array("d") for stage in STAGES}
+        self.unverified = {stage: array("d") for stage in STAGES}
+        self.feoc_pfe: list[str] = []
+        self.passing: list[str] = []
+        self.midstream = array("d")
+
+    def add(self, supplier: Mapping[str, Any]) -> None:
+        sid = supplier["supplier_id"]
+        self.ids.append(sid)
+        self.spend.append(_number(supplier.get("annual_spend_usd")))
+        self.tiers.append(supplier["tier"])
+        for stage in STAGES:
+            self.exposure[stage].append(_number(supplier["stage_exposure"][stage]))
+            self.unverified[stage].append(_number(supplier["stage_unverified"][stage]))
+        if supplier.get("feoc") or supplier.get("pfe"):
+            self.feoc_pfe.append(sid)
+        if passes_2027(supplier):
+            self.passing.append(sid)
+        self.midstream.append(_number(supplier["midstream_exposure"]))
+
+    def summary(
+        self, distribution: pd.DataFrame, covered_origin: frozenset[str], not_screened: int
+    ) -> dict[str, Any]:
+        """DESIGN's summary block plus the report's stage × country matrix and midstream index.
+
+        ``distribution`` holds supplier_id, pos, country, share for every screened supplier.
+        Spend-weighted figures use suppliers that declared spend; without any, count-based.
+        """
+        ids = self.ids
+        spend = pd.Series(np.asarray(self.spend), index=ids, dtype="float64")
+        has_spend = spend.notna() & (spend > 0)
+        total_spend = float(spend[has_spend].sum())
+        by_tier = {t: 0 for t in ("critical", "high", "medium", "low", "clear")}
+        for name in self.tiers:
+            by_tier[name] += 1
+        by_tier["not_screened"] = not_screened
+
+        stage_exposure: dict[str, Any] = {}
+        for stage in STAGES:
+            values = pd.Series(np.asarray(self.exposure[stage]), index=ids, dtype="float64")
+            unverified = pd.Series(np.asarray(self.unverified[stage]), index=ids, dtype="float64")
+            in_chain = values.notna()
+            weighted = in_chain & has_spend
+            w = spend[weighted]
+            stage_exposure[stage] = {
+                "suppliers": int(in_chain.sum()),
+                "count_based": _round(values[in_chain].mean()) if in_chain.any() else None,
+                "spend_weighted": _round((values[weighted] * w).sum() / w.sum())
+                if weighted.any()
+                else None,
+                "unverified_count_based": _round(unverified[in_chain].mean())
+                if in_chain.any()
+                else None,
+                "unverified_spend_weighted": _round((unverified[weighted] * w).sum() / w.sum())
+                if weighted.any()
+                else None,
+                "spend_coverage": _round(weighted.sum() / in_chain.sum())
+                if in_chain.any()
+                else None,
+            }
+
+        midstream = pd.Series(np.asarray(self.midstream), index=ids, dtype="float64")
+
+        # Stage × country matrix: spend-weighted when any spend is declared, else each supplier equal.
+        weights = spend.where(has_spend, 0.0) if has_spend.any() else pd.Series(1.0, index=ids)
+        dist = distribution.assign(weight=distribution["supplier_id"].map(weights).fillna(0.0))
+        dist = dist[dist["weight"] > 0]
+        matrix: dict[str, dict[str, float]] = {}
+        hhi_by_stage: dict[str, float | None] = {}
+        for pos, stage in enumerate(STAGES):
+            at = dist[dist["pos"] == pos]
+            denominator = at.groupby("supplier_id")["weight"].first().sum()
+            if denominator <= 0:
+                matrix[stage] = {}
+                hhi_by_stage[stage] = None
+                continue
+            shares = (at["share"] * at["weight"]).groupby(at["country"]).sum() / denominator
+            matrix[stage] = {
+                str(c): round(float(v), 10) for c, v in sorted(shares.items()) if v > 0
+            }
+            hhi_by_stage[stage] = hhi(matrix[stage])
+
+        return {
+            "by_tier": by_tier,
+            "suppliers": len(ids),
+            "stage_exposure": stage_exposure,
+            "spend_coverage": {
+                "suppliers_with_spend": int(has_spend.sum()),
+                "share_of_suppliers": _round(has_spend.mean()) if ids else None,
+                "total_spend_usd": _round(total_spend),
+            },
+            "spend_feoc_pfe": _spend_block(spend, has_spend, self.feoc_pfe, total_spend),
+            "spend_passing_2027": _spend_block(spend, has_spend, self.passing, total_spend),
+            "hhi_by_stage": hhi_by_stage,
+            "stage_country_share": matrix,
+            "weighting": "spend" if has_spend.any() else "count",
+            "portfolio_midstream_exposure": _round(
+                (midstream[has_spend] * spend[has_spend]).sum() / total_spend
+            )
+            if total_spend > 0
+            else (_round(midstream.mean()) if ids else None),
+        }
+
+
 def portfolio_summary(
-    suppliers: Sequence[Mapping[str, Any]],
+    suppliers: Iterable[Mapping[str, Any]],
     distribution: pd.DataFrame,
     covered_origin: frozenset[str],
     not_screened: int,
 ) -> dict[str, Any]:
-    """DESIGN's summary block plus the report's stage × country matrix and midstream index.
+    """The portfolio summary of screened suppliers (see ``SummaryFigures.summary``)."""
+    figures = SummaryFigures()
+    for supplier in suppliers:
+        figures.add(supplier)
+    return figures.summary(distribution, covered_origin, not_screened)
 
-    ``distribution`` holds supplier_id, pos, country, share for every screened supplier.
-    Spend-weighted figures use suppliers that declared spend; without any, count-based.
-    """
-    ids = [s["supplier_id"] for s in suppliers]
-    spend = pd.Series(
-        {s["supplier_id"]: s.get("annual_spend_usd") for s in suppliers}, dtype="float64"
-    ).reindex(ids)
-    has_spend = spend.notna() & (spend > 0)
-    total_spend = float(spend[has_spend].sum())
-    by_tier = {t: 0 for t in ("critical", "high", "medium", "low", "clear")}
-    for s in suppliers:
-        by_tier[s["tier"]] += 1
-    by_tier["not_screened"] = not_screened
 
-    stage_exposure: dict[str, Any] = {}
-    for stage in STAGES:
-        values = pd.Series(
-            {s["supplier_id"]: s["stage_exposure"][stage] for s in suppliers}, dtype="float64"
-        ).reindex(ids)
-        unverified = pd.Series(
-            {s["supplier_id"]: s["stage_unverified"][stage] for s in suppliers}, dtype="float64"
-        ).reindex(ids)
-        in_chain = values.notna()
-        weighted = in_chain & has_spend
-        w = spend[weighted]
-        stage_exposure[stage] = {
-            "suppliers": int(in_chain.sum()),
-            "count_based": _round(values[in_chain].mean()) if in_chain.any() else None,
-            "spend_weighted": _round((values[weighted] * w).sum() / w.sum())
-            if weighted.any()
-            else None,
-            "unverified_count_based": _round(unverified[in_chain].mean())
-            if in_chain.any()
-            else None,
-            "unverified_spend_weighted": _round((unverified[weighted] * w).sum() / w.sum())
-            if weighted.any()
-            else None,
-            "spend_coverage": _round(weighted.sum() / in_chain.sum()) if in_chain.any() else None,
-        }
-
-    feoc_pfe = [s["supplier_id"] for s in suppliers if s.get("feoc") or s.get("pfe")]
-    passing = [s["supplier_id"] for s in suppliers if passes_2027(s)]
-    midstream = pd.Series(
-        {s["supplier_id"]: s["midstream_exposure"] for s in suppliers}, dtype="float64"
-    ).reindex(ids)
-
-    # Stage × country matrix: spend-weighted when any spend is declared, else each supplier equal.
-    weights = spend.where(has_spend, 0.0) if has_spend.any() else pd.Series(1.0, index=ids)
-    dist = distribution.assign(weight=distribution["supplier_id"].map(weights).fillna(0.0))
-    dist = dist[dist["weight"] > 0]
-    matrix: dict[str, dict[str, float]] = {}
-    hhi_by_stage: dict[str, float | None] = {}
-    for pos, stage in enumerate(STAGES):
-        at = dist[dist["pos"] == pos]
-        denominator = at.groupby("supplier_id")["weight"].first().sum()
-        if denominator <= 0:
-            matrix[stage] = {}
-            hhi_by_stage[stage] = None
-            continue
-        shares = (at["share"] * at["weight"]).groupby(at["country"]).sum() / denominator
-        matrix[stage] = {str(c): round(float(v), 10) for c, v in sorted(shares.items()) if v > 0}
-        hhi_by_stage[stage] = hhi(matrix[stage])
-
-    return {
-        "by_tier": by_tier,
-        "suppliers": len(suppliers),
-        "stage_exposure": stage_exposure,
-        "spend_coverage": {
-            "suppliers_with_spend": int(has_spend.sum()),
-            "share_of_suppliers": _round(has_spend.mean()) if ids else None,
-            "total_spend_usd": _round(total_spend),
-        },
-        "spend_feoc_pfe": _spend_block(spend, has_spend, feoc_pfe, total_spend),
-        "spend_passing_2027": _spend_block(spend, has_spend, passing, total_spend),
-        "hhi_by_stage": hhi_by_stage,
-        "stage_country_share": matrix,
-        "weighting": "spend" if has_spend.any() else "count",
-        "portfolio_midstream_exposure": _round(
-            (midstream[has_spend] * spend[has_spend]).sum() / total_spend
-        )
-        if total_spend > 0
-        else (_round(midstream.mean()) if ids else None),
-    }
+def _number(value: Any) -> float:
+    """A figure as a float, NaN for a blank (the columns' missing value)."""
+    return math.nan if value is None else float(value)
 
 
 def passes_2027(supplier: Mapping[str, Any]) -> bool:

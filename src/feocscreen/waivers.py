@@ -134,6 +134,71 @@ def _plain(value: Any) -> Any:
     return value
 
 
+class WaiverBook:
+    """Waivers applied one supplier at a time as findings are produced; ``report()`` at the
+    end says which applied, expired or matched nothing. A screening run streams its
+    suppliers, so no run needs every finding at once to apply them."""
+
+    def __init__(self, waivers: list[Waiver] | None, as_of: date, source: str = "") -> None:
+        self.waivers = list(waivers or [])
+        self.as_of = as_of
+        self.source = source
+        self._by_supplier: dict[str, list[Waiver]] = {}
+        for waiver in self.waivers:
+            self._by_supplier.setdefault(waiver.supplier_id, []).append(waiver)
+        self._matched: dict[int, list[str]] = {}  # waiver index -> finding ids, in finding order
+
+    def apply(self, supplier_id: str, findings: list[dict[str, Any]]) -> None:
+        """Mark this supplier's matching findings as waived (in place), in waiver order."""
+        for waiver in self._by_supplier.get(supplier_id, ()):
+            matched = [
+                f
+                for f in findings
+                if f["rule_id"] == waiver.rule_id and (waiver.finding_id in (None, f["finding_id"]))
+            ]
+            self._matched.setdefault(waiver.index, []).extend(f["finding_id"] for f in matched)
+            if waiver.expires < self.as_of:
+                continue
+            for finding in matched:
+                finding["waived"] = {
+                    "by": waiver.approved_by,
+                    "why": waiver.justification,
+                    "until": waiver.expires.isoformat(),
+                }
+
+    def report(self) -> WaiverReport:
+        """Applied, expired and unused waivers, in file order, with their issues."""
+        report = WaiverReport()
+        for waiver in self.waivers:
+            matched = self._matched.get(waiver.index, [])
+            where = {"file": self.source or None, "row": waiver.index + 1}
+            if waiver.expires < self.as_of:
+                report.expired.append({**waiver.to_dict(), "findings": list(matched)})
+                report.issues.append(
+                    make_issue(
+                        "waiver-expired",
+                        "warning",
+                        f"waiver {waiver.index + 1} ({waiver.supplier_id} / {waiver.rule_id}) "
+                        f"expired on {waiver.expires.isoformat()} and no longer applies",
+                        **where,
+                    )
+                )
+            elif not matched:
+                report.unused.append(waiver.to_dict())
+                report.issues.append(
+                    make_issue(
+                        "waiver-unused",
+                        "warning",
+                        f"waiver {waiver.index + 1} ({waiver.supplier_id} / {waiver.rule_id}) "
+                        "matched no finding",
+                        **where,
+                    )
+                )
+            else:
+                report.applied.append({**waiver.to_dict(), "findings": sorted(matched)})
+        return report
+
+
 def apply_waivers(
     waivers: list[Waiver],
     findings_by_supplier: dict[str, list[dict[str, Any]]],
@@ -141,46 +206,7 @@ def apply_waivers(
     source: str = "",
 ) -> WaiverReport:
     """Mark matching findings as waived (in place) and report applied, expired and unused waivers."""
-    report = WaiverReport()
-    for waiver in waivers:
-        matched = [
-            f
-            for f in findings_by_supplier.get(waiver.supplier_id, [])
-            if f["rule_id"] == waiver.rule_id and (waiver.finding_id in (None, f["finding_id"]))
-        ]
-        where = {"file": source or None, "row": waiver.index + 1}
-        if waiver.expires < as_of:
-            report.expired.append(
-                {**waiver.to_dict(), "findings": [f["finding_id"] for f in matched]}
-            )
-            report.issues.append(
-                make_issue(
-                    "waiver-expired",
-                    "warning",
-                    f"waiver {waiver.index + 1} ({waiver.supplier_id} / {waiver.rule_id}) expired on "
-                    f"{waiver.expires.isoformat()} and no longer applies",
-                    **where,
-                )
-            )
-            continue
-        if not matched:
-            report.unused.append(waiver.to_dict())
-            report.issues.append(
-                make_issue(
-                    "waiver-unused",
-                    "warning",
-                    f"waiver {waiver.index + 1} ({waiver.supplier_id} / {waiver.rule_id}) matched no finding",
-                    **where,
-                )
-            )
-            continue
-        for finding in matched:
-            finding["waived"] = {
-                "by": waiver.approved_by,
-                "why": waiver.justification,
-                "until": waiver.expires.isoformat(),
-            }
-        report.applied.append(
-            {**waiver.to_dict(), "findings": sorted(f["finding_id"] for f in matched)}
-        )
-    return report
+    book = WaiverBook(waivers, as_of, source)
+    for supplier_id, findings in findings_by_supplier.items():
+        book.apply(supplier_id, findings)
+    return book.report()
