@@ -6,8 +6,11 @@ invalid rules, lists or waivers, or any input error with ``--strict``; 3 bug.
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -82,7 +85,7 @@ def screen_command(
     Informational only; not legal advice.
     """
     from .. import progress
-    from ..api import collector_paused, screen
+    from ..api import collector_paused, open_screening
 
     config = config_from_options(**options)
     if engine == "local" and (scheduler or output_dir or stream_results):
@@ -93,6 +96,7 @@ def screen_command(
         )
     # Screening and writing build millions of small objects: no GC passes until the command ends.
     ctx.with_resource(collector_paused())
+    digest = Digest()
     with progress.use(progress.configured(quiet=bool(options.get("quiet")))):
         if engine == "dask":
             from ..engine_dask import screen_dask
@@ -100,65 +104,149 @@ def screen_command(
             result = screen_dask(
                 config, scheduler=scheduler, output=output_dir, stream=stream_results
             )
-        else:
-            result = screen(config)
-    data = result.data
-    if json_out:
-        if json_out == "-":
-            write_json(data, sys.stdout)
-        else:
-            try:
-                Path(json_out).parent.mkdir(parents=True, exist_ok=True)
-                with open(json_out, "w", encoding="utf-8") as stream:
-                    write_json(data, stream)
-            except OSError as exc:
-                raise click.UsageError(f"cannot write {json_out}: {exc.strerror or exc}") from None
-    written: list[Path] = []
-    if report is not None:
-        from ..report.excel import write_report
+            data = result.data
+            head = {k: v for k, v in data.items() if k != "suppliers" and k not in TAIL_KEYS}
+            count = len(data.get("suppliers") or [])
+            supplier_stream: Iterator[dict[str, Any]] = iter(data.get("suppliers") or [])
 
-        try:
-            written = list(write_report(data, report))
-        except OSError as exc:
-            raise click.UsageError(f"cannot write {report}: {exc.strerror or exc}") from None
+            def finish() -> dict[str, Any]:
+                return {k: data[k] for k in TAIL_KEYS if k in data}
+
+            gate = lambda: result.gate  # noqa: E731
+        else:
+            run = open_screening(config)
+            head, count, supplier_stream, finish = run.head, run.count, run.suppliers(), run.finish
+            gate = lambda: run.gate  # noqa: E731
+        # Every supplier goes to each output as it is screened; none is held for the writers.
+        with contextlib.ExitStack() as outputs:
+            sinks: list[Any] = []
+            if json_out:
+                sinks.append(outputs.enter_context(_json_sink(json_out, head, count)))
+            written: list[Path] = []
+            try:
+                if report is not None:
+                    from ..report.excel import ReportStream
+
+                    sinks.append(ReportStream(head, report))
+                for supplier in supplier_stream:
+                    digest.add(supplier)
+                    for sink in sinks:
+                        sink.supplier(supplier)
+                tail = finish()
+                with progress.stage(progress.WRITING, unit="files"):
+                    for sink in sinks:
+                        written += sink.finish(tail)
+            except OSError as exc:
+                target = exc.filename or report or json_out
+                raise click.UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
+    data = {**head, **tail}
     if not options.get("quiet"):
-        _summary(data, json_out, written, verbose=bool(options.get("verbose")))
+        _summary(data, digest, json_out, written, verbose=bool(options.get("verbose")))
     if config.strict and data["validation"]["errors"]:
         click.echo(f"error: --strict: {len(data['validation']['errors'])} input error(s)", err=True)
         ctx.exit(2)
-    if result.gate is not None:
-        for line in result.gate.reasons[: 1 if options.get("quiet") else 21]:
+    outcome = gate()
+    if outcome is not None:
+        for line in outcome.reasons[: 1 if options.get("quiet") else 21]:
             click.echo(f"gate: {line}", err=True)
-        if result.gate.tripped:
+        if outcome.tripped:
             ctx.exit(1)
 
 
-def write_json(data: dict[str, Any], stream: TextIO) -> None:
-    """Write the result as JSON: indented for small portfolios; past PRETTY_JSON_LIMIT
-    suppliers compact and one supplier at a time, so memory does not hold the whole text
-    (indented JSON of a 100k-row portfolio is ~300 MB)."""
-    if len(data["suppliers"]) <= PRETTY_JSON_LIMIT:
-        stream.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+TAIL_KEYS = ("validation", "summary", "waivers", "audit")  # the keys after the suppliers
+
+
+class Digest:
+    """What the terminal summary needs from the suppliers: how many, and the top exposures."""
+
+    def __init__(self) -> None:
+        self.screened = 0
+        self.top: list[tuple[tuple[float, float, str], dict[str, Any]]] = []
+
+    def add(self, supplier: dict[str, Any]) -> None:
+        self.screened += 1
+        if supplier["midstream_exposure"] <= 0:
+            return
+        key = (-supplier["midstream_exposure"], -supplier["score"], supplier["supplier_id"])
+        self.top.append((key, supplier))
+        if len(self.top) >= 8 * TOP_EXPOSURES:  # trimmed now and then: a handful is kept
+            self.top = heapq.nsmallest(TOP_EXPOSURES, self.top, key=lambda item: item[0])
+
+    def exposures(self) -> list[dict[str, Any]]:
+        """The suppliers with the largest midstream exposure, largest first."""
+        return [s for _, s in heapq.nsmallest(TOP_EXPOSURES, self.top, key=lambda item: item[0])]
+
+
+class JsonStream:
+    """The JSON result written as the suppliers arrive.
+
+    Up to PRETTY_JSON_LIMIT suppliers the result is indented for people to read (the
+    suppliers are kept until the end); past it, compact, one supplier at a time, so the
+    text is never held whole (indented JSON of a 100k-row portfolio is ~300 MB).
+    """
+
+    def __init__(self, stream: TextIO, head: dict[str, Any], count: int) -> None:
+        self.stream, self.head = stream, head
+        self.pretty = count <= PRETTY_JSON_LIMIT
+        self.kept: list[dict[str, Any]] = []
+        self.first = True
+        if not self.pretty:
+            stream.write("{")
+            for key, value in head.items():
+                stream.write(json.dumps(key) + ":" + _compact(value) + ",")
+            stream.write('"suppliers":[')
+
+    def supplier(self, supplier: dict[str, Any]) -> None:
+        if self.pretty:
+            self.kept.append(supplier)
+            return
+        self.stream.write(("" if self.first else ",") + _compact(supplier))
+        self.first = False
+
+    def finish(self, tail: dict[str, Any]) -> list[Path]:
+        if self.pretty:
+            data = {**self.head, "suppliers": self.kept, **tail}
+            self.stream.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+            return []
+        self.stream.write("]")
+        for key, value in tail.items():
+            self.stream.write("," + json.dumps(key) + ":" + _compact(value))
+        self.stream.write("}\n")
+        return []
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+@contextlib.contextmanager
+def _json_sink(target: str, head: dict[str, Any], count: int) -> Iterator[JsonStream]:
+    """A JsonStream to stdout (``-``) or to a file written beside and moved into place."""
+    if target == "-":
+        yield JsonStream(sys.stdout, head, count)
         return
+    path = Path(target)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise click.UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
+    with handle:
+        yield JsonStream(handle, head, count)
 
-    def compact(value: Any) -> str:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
-    stream.write("{")
-    for index, (key, value) in enumerate(data.items()):
-        stream.write(("," if index else "") + json.dumps(key) + ":")
-        if key == "suppliers":
-            stream.write("[")
-            for position, supplier in enumerate(value):
-                stream.write(("," if position else "") + compact(supplier))
-            stream.write("]")
-        else:
-            stream.write(compact(value))
-    stream.write("}\n")
+def write_json(data: dict[str, Any], stream: TextIO) -> None:
+    """Write a whole result as JSON (see JsonStream for the layout)."""
+    suppliers = data.get("suppliers") or []
+    head = {k: v for k, v in data.items() if k != "suppliers" and k not in TAIL_KEYS}
+    sink = JsonStream(stream, head, len(suppliers))
+    for supplier in suppliers:
+        sink.supplier(supplier)
+    sink.finish({k: data[k] for k in TAIL_KEYS if k in data})
 
 
 def _summary(
-    data: dict[str, Any], json_out: str | None, written: list[Path], verbose: bool
+    data: dict[str, Any], digest: Digest, json_out: str | None, written: list[Path], verbose: bool
 ) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -172,7 +260,7 @@ def _summary(
     )
     console.print(
         f"[bold]feocscreen[/] {data['tool']['version']} as of {data['as_of']}: "
-        f"{len(data['suppliers'])} screened, {len(data['not_screened'])} not screened"
+        f"{digest.screened} screened, {len(data['not_screened'])} not screened"
     )
     console.print(line)
     feoc_pfe = summary["spend_feoc_pfe"]
@@ -181,10 +269,8 @@ def _summary(
         f"FEOC/PFE suppliers: {feoc_pfe['suppliers']}; chains passing the 2027 DFARS test: "
         f"{passing['suppliers']}; portfolio midstream exposure: {_pct(summary['portfolio_midstream_exposure'])}"
     )
-    top = sorted(
-        data["suppliers"], key=lambda s: (-s["midstream_exposure"], -s["score"], s["supplier_id"])
-    )[:TOP_EXPOSURES]
-    if top and top[0]["midstream_exposure"] > 0:
+    top = digest.exposures()
+    if top:
         table = Table(title="Top midstream exposures", title_justify="left")
         for column in ("Supplier", "Name", "Tier", "Midstream", "FEOC", "PFE"):
             table.add_column(column)

@@ -25,7 +25,6 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +49,6 @@ from .view import (
     finding_counts,
     finding_state,
     issues,
-    iter_findings,
     money,
     portfolio_stage_exposure,
     suppliers,
@@ -121,19 +119,45 @@ class Column:
 _FORMATS = {"int": "0", "number": "0.0", "percent": "0.0%", "money": "#,##0", "whole": "#,##0"}
 
 
+TAIL_KEYS = ("validation", "summary", "waivers", "audit")  # need every supplier first
+
+
 def write_report(data: Result, path: Path, *, max_rows: int = EXCEL_MAX_ROWS) -> list[Path]:
     """Write the report workbook; return the files written (the xlsx, then any overflow CSVs).
 
     `max_rows` is Excel's row limit; tests lower it to exercise the overflow.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer = _ReportWriter(data, path, max_rows)
-    writer.build()
-    tmp = path.with_name(path.name + ".tmp")
-    writer.workbook.save(tmp)
-    os.replace(tmp, path)
-    return [path, *writer.overflow_files]
+    head = {k: v for k, v in data.items() if k != "suppliers" and k not in TAIL_KEYS}
+    stream = ReportStream(head, path, max_rows=max_rows)
+    for supplier in suppliers(data):
+        stream.supplier(supplier)
+    return stream.finish({k: data[k] for k in TAIL_KEYS if k in data})
+
+
+class ReportStream:
+    """The report written in one pass over the suppliers, as a screening run yields them.
+
+    ``head`` is the result without its suppliers and the keys that need them all
+    (validation, summary, waivers, audit), which ``finish`` takes. Every sheet is
+    written as rows arrive, so memory does not grow with the portfolio.
+    """
+
+    def __init__(self, head: Result, path: Path, *, max_rows: int = EXCEL_MAX_ROWS) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.writer = _ReportWriter(head, self.path, max_rows)
+
+    def supplier(self, supplier: Mapping[str, Any]) -> None:
+        self.writer.add_supplier(supplier)
+
+    def finish(self, tail: Result) -> list[Path]:
+        """Write the sheets that need the whole run, save, and return the files written."""
+        writer = self.writer
+        writer.finish(tail)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        writer.workbook.save(tmp)
+        os.replace(tmp, self.path)
+        return [self.path, *writer.overflow_files]
 
 
 class _ReportWriter:
@@ -146,6 +170,25 @@ class _ReportWriter:
         self.overflow_files: list[Path] = []
         self.workbook = Workbook(write_only=True)
         self._register_styles()
+        # Sheets are created in DESIGN order now and filled as their rows are known: each
+        # write-only sheet streams to its own temporary file.
+        self.sheets = {name: self.workbook.create_sheet(name) for name in SHEETS}
+        self.screened = 0
+        self.counts = {"active": 0, "upcoming": 0, "waived": 0}
+        self._asks: list[tuple[int, int, tuple[str, str, str, str, str]]] = []  # max-heap
+        self._ask_total = 0
+        self.tables = {
+            "Suppliers": _Table(self, "Suppliers", SUPPLIER_COLUMNS, "No supplier could be screened."),
+            "Findings": _Table(self, "Findings", FINDING_COLUMNS, "No rule fired for any supplier."),
+            "Ownership": _Table(self, "Ownership", OWNERSHIP_COLUMNS, "No supplier was screened."),
+        }
+        no_matches = (
+            "No name matched or needed review against the loaded lists."
+            if data.get("lists")
+            else "No watchlist was loaded, so names were not screened against any list "
+            "(listing prongs: not tested)."
+        )
+        self.tables["Matches"] = _Table(self, "Matches", MATCH_COLUMNS, no_matches)
         generated = data.get("generated_at")
         if isinstance(generated, str):
             with contextlib.suppress(ValueError):
@@ -307,25 +350,62 @@ class _ReportWriter:
         return row
 
     # ---- sheets -------------------------------------------------------------------------
-    def build(self) -> None:
+    def add_supplier(self, supplier: Mapping[str, Any]) -> None:
+        """One screened supplier: its rows on every per-supplier sheet, its counts and asks."""
+        self.screened += 1
+        for state, n in finding_counts(supplier).items():
+            self.counts[state] = self.counts.get(state, 0) + n
+        self.tables["Suppliers"].add(self.supplier_row(supplier))
+        findings = self.tables["Findings"]
+        for row in self.finding_rows(supplier):
+            findings.add(row)
+        ownership = self.tables["Ownership"]
+        for row in self.ownership_rows(supplier):
+            ownership.add(row)
+        matches = self.tables["Matches"]
+        for row in self.match_rows(supplier):
+            matches.add(row)
+        for ask in self.supplier_asks(supplier):
+            self._ask(ask)
+
+    def _ask(self, ask: tuple[str, str, str, str, str]) -> None:
+        """Keep the ASK_LIMIT first questions by (tier, order seen): the worst tiers first,
+        in result order within a tier; the Summary stays one page however large the run."""
+        self._ask_total += 1
+        item = (-_tier_order(ask[2]), -self._ask_total, ask)
+        if len(self._asks) < ASK_LIMIT:
+            heapq.heappush(self._asks, item)
+        elif item > self._asks[0]:
+            heapq.heapreplace(self._asks, item)
+
+    def finish(self, tail: Result) -> None:
+        """The sheets that need every supplier: Summary, Midstream, Validation, Audit."""
+        self.data = {**self.data, **tail}
+        for entry in self.data.get("not_screened") or []:
+            reasons = "; ".join(clean_text(r.get("message")) for r in entry.get("reasons") or [])
+            self._ask(
+                (
+                    clean_text(entry.get("supplier_id")),
+                    "",
+                    "high",
+                    "Correct the input rows so the supplier can be screened",
+                    reasons,
+                )
+            )
+        for waiver in waiver_lists(self.data)["expired"]:
+            self._ask(
+                (
+                    clean_text(waiver.get("supplier_id")),
+                    "",
+                    "",
+                    "Renew or resolve the expired waiver",
+                    waiver_label(waiver),
+                )
+            )
         self.summary_sheet()
-        self.table_sheet(
-            "Suppliers", SUPPLIER_COLUMNS, self.supplier_rows(), "No supplier could be screened."
-        )
-        self.table_sheet(
-            "Findings", FINDING_COLUMNS, self.finding_rows(), "No rule fired for any supplier."
-        )
+        for table in self.tables.values():
+            table.close()
         self.midstream_sheet()
-        self.table_sheet(
-            "Ownership", OWNERSHIP_COLUMNS, self.ownership_rows(), "No supplier was screened."
-        )
-        no_matches = (
-            "No name matched or needed review against the loaded lists."
-            if self.data.get("lists")
-            else "No watchlist was loaded, so names were not screened against any list "
-            "(listing prongs: not tested)."
-        )
-        self.table_sheet("Matches", MATCH_COLUMNS, self.match_rows(), no_matches)
         self.table_sheet(
             "Validation", VALIDATION_COLUMNS, self.validation_rows(), "No input issue was found."
         )
@@ -334,8 +414,8 @@ class _ReportWriter:
     def new_sheet(
         self, name: str, widths: Sequence[float], header_row: int = 1, repeat_header: bool = True
     ) -> WriteOnlyWorksheet:
-        """A sheet with widths, a frozen header and landscape fit-to-width printing."""
-        ws = self.workbook.create_sheet(name)
+        """The named sheet set up: widths, a frozen header, landscape fit-to-width printing."""
+        ws = self.sheets[name]
         for index, width in enumerate(widths, start=1):
             ws.column_dimensions[get_column_letter(index)].width = width
         ws.freeze_panes = f"A{header_row + 1}"
@@ -355,54 +435,11 @@ class _ReportWriter:
         rows: Iterable[list[Any]],
         empty_note: str = "Nothing to list.",
     ) -> None:
-        """A flat table streamed row by row; past Excel's row limit the rest goes to a CSV.
-
-        Rows are consumed lazily, so a sheet of a million findings never sits in memory
-        as cells; only the first WIDTH_SAMPLE rows are looked at twice (to size columns).
-        """
-        stream = iter(rows)
-        head = list(islice(stream, WIDTH_SAMPLE))
-        widths = _widths(columns, head)
-        ws = self.new_sheet(name, widths)
-        ws.row_dimensions[1].height = HEADER_HEIGHT
-        ws.append(self.header_row(ws, [c.header for c in columns]))
-        wrapped = _wrapped_columns(widths, [c.wrap for c in columns])
-        makers = [self.column_cell(ws, column) for column in columns]
-        room = self.max_rows - 2  # under the header, one row kept for the overflow note
-        remaining = chain(head, stream)
-        written = 0
-        for row in remaining:
-            if written == room:
-                self._overflow(ws, name, columns, chain([row], remaining), written)
-                break
-            if written < ROW_FIT_LIMIT:
-                lines = _wrapped_lines(row, wrapped)
-                if lines > 1:
-                    ws.row_dimensions[written + 2].height = _line_height(lines)
-            ws.append([make(value) for make, value in zip(makers, row, strict=True)])
-            written += 1
-        if written == 0:  # say why the table is empty rather than leave a bare header
-            ws.append([self._text_cell(ws, empty_note)])
-        # set after the rows: the filter range is only known once they are written
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{written + 1}"
-
-    def _overflow(
-        self,
-        ws: WriteOnlyWorksheet,
-        name: str,
-        columns: Sequence[Column],
-        rest: Iterator[Sequence[Any]],
-        written: int,
-    ) -> None:
-        """Write the rows that do not fit to a CSV beside the report and name it in the sheet."""
-        csv_path = self.path.with_name(f"{self.path.stem}.{name}.csv")
-        spilled = _write_csv(csv_path, columns, rest)
-        self.overflow_files.append(csv_path)
-        note = (
-            f"{spilled} more rows did not fit Excel's row limit after these {written}; "
-            f"they continue in {csv_path.name} beside this report."
-        )
-        ws.append([self._text_cell(ws, note)])
+        """A flat table written from an iterable of rows (see ``_Table``)."""
+        table = _Table(self, name, columns, empty_note)
+        for row in rows:
+            table.add(row)
+        table.close()
 
     # ---- Summary ------------------------------------------------------------------------
     def summary_sheet(self) -> None:
@@ -446,18 +483,14 @@ class _ReportWriter:
             line += 1
 
         summary = data.get("summary") or {}
-        screened = suppliers(data)
-        counts = {"active": 0, "upcoming": 0, "waived": 0}
-        for supplier in screened:
-            for state, n in finding_counts(supplier).items():
-                counts[state] = counts.get(state, 0) + n
+        counts = self.counts
         waivers = waiver_lists(data)
 
         section("Key figures")
         key_figures_at = line
         put_header(["Figure", "Value"])
         figures: list[tuple[str, Any, Kind]] = [
-            ("Suppliers screened", len(screened), "int"),
+            ("Suppliers screened", self.screened, "int"),
             (
                 "Suppliers not screened (input errors; count as high)",
                 len(data.get("not_screened") or []),
@@ -543,20 +576,11 @@ class _ReportWriter:
         section("What to ask next")
         ask_header = line + 1
         put_header(["Supplier ID", "Supplier", "Tier", "Ask", "Why"])
-        total = 0
-
-        def counted_asks() -> Iterator[tuple[int, tuple[str, str, str, str, str]]]:
-            nonlocal total
-            for ask in self.asks():
-                total += 1
-                yield total, ask
-
+        total = self._ask_total
         # The worst tiers first, in result order within a tier; the Summary stays one page
         # of questions however large the portfolio (the rest are in Findings and Validation).
-        first = heapq.nsmallest(
-            ASK_LIMIT, counted_asks(), key=lambda pair: (_tier_order(pair[1][2]), pair[0])
-        )
-        for _, ask in first:
+        first = [ask for _, _, ask in sorted(self._asks, reverse=True)]
+        for ask in first:
             put(list(ask), ["text", "text", "tier", "text", "text"], wrap=True)
         ws.auto_filter.ref = f"A{ask_header}:E{line}"
         if total > len(first):
@@ -610,67 +634,51 @@ class _ReportWriter:
         tier_chart.height, tier_chart.width = 8.0, 9.5
         ws.add_chart(tier_chart, f"E{key_figures_at}")
 
-    def asks(self) -> Iterator[tuple[str, str, str, str, str]]:
-        """Questions for suppliers, straight from the result: unverified stages, review
-        matches, upcoming failures, input errors and expired waivers."""
-        for supplier in suppliers(self.data):
-            sid, name, tier = (
-                clean_text(supplier.get(k)) for k in ("supplier_id", "supplier_name", "tier")
+    def supplier_asks(
+        self, supplier: Mapping[str, Any]
+    ) -> Iterator[tuple[str, str, str, str, str]]:
+        """Questions for one supplier, straight from the result: unverified stages, review
+        matches and upcoming failures (input errors and expired waivers come at the end)."""
+        sid, name, tier = (
+            clean_text(supplier.get(k)) for k in ("supplier_id", "supplier_name", "tier")
+        )
+        unverified = supplier.get("stage_unverified") or {}
+        gaps = [
+            f"{stage} ({100 * share:.0f} % unverified)"
+            for stage in STAGES
+            if isinstance(share := unverified.get(stage), (int, float)) and share > 0
+        ]
+        if gaps:
+            yield (
+                sid,
+                name,
+                tier,
+                "Declare the origin of: " + ", ".join(gaps),
+                "Unknown is not clean: unverified stages never score as allied.",
             )
-            unverified = supplier.get("stage_unverified") or {}
-            gaps = [
-                f"{stage} ({100 * share:.0f} % unverified)"
-                for stage in STAGES
-                if isinstance(share := unverified.get(stage), (int, float)) and share > 0
-            ]
-            if gaps:
+        for match in supplier.get("matches") or []:
+            if match.get("status") == "review":
                 yield (
                     sid,
                     name,
                     tier,
-                    "Declare the origin of: " + ", ".join(gaps),
-                    "Unknown is not clean: unverified stages never score as allied.",
+                    f"Confirm identity of {match.get('field')} against {match.get('list')} entry "
+                    f"'{clean_text(match.get('entry'))}' (score {match.get('score')})",
+                    clean_text(match.get("explanation")),
                 )
-            for match in supplier.get("matches") or []:
-                if match.get("status") == "review":
-                    yield (
-                        sid,
-                        name,
-                        tier,
-                        f"Confirm identity of {match.get('field')} against {match.get('list')} entry "
-                        f"'{clean_text(match.get('entry'))}' (score {match.get('score')})",
-                        clean_text(match.get("explanation")),
-                    )
-            advised: set[str] = set()
-            upcoming: dict[str, list[str]] = {}
-            for finding in supplier.get("findings") or []:
-                state = finding_state(finding)
-                if state == "upcoming":
-                    plan = f"Plan for {finding.get('effective_from')}: {clean_text(finding.get('title'))}"
-                    upcoming.setdefault(plan, []).append(clean_text(finding.get("message")))
-                advice = clean_text(finding.get("advice"))
-                if state == "active" and advice and advice not in advised and not gaps:
-                    advised.add(advice)
-                    yield (sid, name, tier, advice, clean_text(finding.get("title")))
-            for plan, messages in upcoming.items():
-                yield (sid, name, tier, plan, " | ".join(messages))
-        for entry in self.data.get("not_screened") or []:
-            reasons = "; ".join(clean_text(r.get("message")) for r in entry.get("reasons") or [])
-            yield (
-                clean_text(entry.get("supplier_id")),
-                "",
-                "high",
-                "Correct the input rows so the supplier can be screened",
-                reasons,
-            )
-        for waiver in waiver_lists(self.data)["expired"]:
-            yield (
-                clean_text(waiver.get("supplier_id")),
-                "",
-                "",
-                "Renew or resolve the expired waiver",
-                waiver_label(waiver),
-            )
+        advised: set[str] = set()
+        upcoming: dict[str, list[str]] = {}
+        for finding in supplier.get("findings") or []:
+            state = finding_state(finding)
+            if state == "upcoming":
+                plan = f"Plan for {finding.get('effective_from')}: {clean_text(finding.get('title'))}"
+                upcoming.setdefault(plan, []).append(clean_text(finding.get("message")))
+            advice = clean_text(finding.get("advice"))
+            if state == "active" and advice and advice not in advised and not gaps:
+                advised.add(advice)
+                yield (sid, name, tier, advice, clean_text(finding.get("title")))
+        for plan, messages in upcoming.items():
+            yield (sid, name, tier, plan, " | ".join(messages))
 
     # ---- Midstream ----------------------------------------------------------------------
     def midstream_sheet(self) -> None:
@@ -755,36 +763,35 @@ class _ReportWriter:
         return covered
 
     # ---- table rows ---------------------------------------------------------------------
-    def supplier_rows(self) -> Iterator[list[Any]]:
-        for supplier in suppliers(self.data):
-            exposure = supplier.get("stage_exposure") or {}
-            unverified = supplier.get("stage_unverified") or {}
-            counts = finding_counts(supplier)
-            reviews = sum(1 for m in supplier.get("matches") or [] if m.get("status") == "review")
-            basis = supplier.get("feoc_pfe_basis") or []
-            yield [
-                supplier.get("supplier_id"),
-                supplier.get("supplier_name"),
-                supplier.get("country"),
-                supplier.get("stage"),
-                supplier.get("tier"),
-                supplier.get("score"),
-                supplier.get("feoc"),
-                supplier.get("pfe"),
-                _fraction(supplier.get("covered_government_ownership")),
-                *[_fraction(exposure.get(stage)) for stage in STAGES],
-                *[_fraction(unverified.get(stage)) for stage in STAGES],
-                _fraction(supplier.get("midstream_exposure")),
-                counts["active"],
-                counts["upcoming"],
-                counts["waived"],
-                reviews,
-                money(supplier.get("annual_spend_usd")),
-                "; ".join(clean_text(b) for b in basis) if isinstance(basis, list) else basis,
-            ]
+    def supplier_row(self, supplier: Mapping[str, Any]) -> list[Any]:
+        exposure = supplier.get("stage_exposure") or {}
+        unverified = supplier.get("stage_unverified") or {}
+        counts = finding_counts(supplier)
+        reviews = sum(1 for m in supplier.get("matches") or [] if m.get("status") == "review")
+        basis = supplier.get("feoc_pfe_basis") or []
+        return [
+            supplier.get("supplier_id"),
+            supplier.get("supplier_name"),
+            supplier.get("country"),
+            supplier.get("stage"),
+            supplier.get("tier"),
+            supplier.get("score"),
+            supplier.get("feoc"),
+            supplier.get("pfe"),
+            _fraction(supplier.get("covered_government_ownership")),
+            *[_fraction(exposure.get(stage)) for stage in STAGES],
+            *[_fraction(unverified.get(stage)) for stage in STAGES],
+            _fraction(supplier.get("midstream_exposure")),
+            counts["active"],
+            counts["upcoming"],
+            counts["waived"],
+            reviews,
+            money(supplier.get("annual_spend_usd")),
+            "; ".join(clean_text(b) for b in basis) if isinstance(basis, list) else basis,
+        ]
 
-    def finding_rows(self) -> Iterator[list[Any]]:
-        for supplier, finding in iter_findings(self.data):
+    def finding_rows(self, supplier: Mapping[str, Any]) -> Iterator[list[Any]]:
+        for finding in supplier.get("findings") or []:
             waived = finding.get("waived") or {}
             citation = finding.get("citation")
             yield [
@@ -806,52 +813,50 @@ class _ReportWriter:
                 finding.get("finding_id"),
             ]
 
-    def ownership_rows(self) -> Iterator[list[Any]]:
-        for supplier in suppliers(self.data):
-            ownership = supplier.get("ownership") or {}
-            base = [
+    def ownership_rows(self, supplier: Mapping[str, Any]) -> Iterator[list[Any]]:
+        ownership = supplier.get("ownership") or {}
+        base = [
+            supplier.get("supplier_id"),
+            supplier.get("supplier_name"),
+            ownership.get("nation"),
+            _fraction(ownership.get("equity")),
+            _fraction(ownership.get("voting")),
+            _fraction(ownership.get("board")),
+            _fraction(supplier.get("covered_government_ownership")),
+        ]
+        paths = ownership.get("paths") or []
+        if not paths:
+            note = (
+                "no ownership rows given for this entity"
+                if ownership.get("equity") is None
+                else "no covered-government holding found in the ownership rows"
+            )
+            yield [*base, None, None, note]
+            return
+        for path in paths:
+            if isinstance(path, Mapping):
+                steps = path.get("path") or path.get("steps") or []
+                text = (
+                    " → ".join(clean_text(s) for s in steps)
+                    if isinstance(steps, list)
+                    else steps
+                )
+                yield [*base, path.get("measure"), _fraction(path.get("share")), text]
+            else:
+                yield [*base, None, None, clean_text(path)]
+
+    def match_rows(self, supplier: Mapping[str, Any]) -> Iterator[list[Any]]:
+        for match in supplier.get("matches") or []:
+            yield [
                 supplier.get("supplier_id"),
                 supplier.get("supplier_name"),
-                ownership.get("nation"),
-                _fraction(ownership.get("equity")),
-                _fraction(ownership.get("voting")),
-                _fraction(ownership.get("board")),
-                _fraction(supplier.get("covered_government_ownership")),
+                match.get("field"),
+                match.get("list"),
+                match.get("entry"),
+                match.get("score"),
+                match.get("status"),
+                match.get("explanation"),
             ]
-            paths = ownership.get("paths") or []
-            if not paths:
-                note = (
-                    "no ownership rows given for this entity"
-                    if ownership.get("equity") is None
-                    else "no covered-government holding found in the ownership rows"
-                )
-                yield [*base, None, None, note]
-                continue
-            for path in paths:
-                if isinstance(path, Mapping):
-                    steps = path.get("path") or path.get("steps") or []
-                    text = (
-                        " → ".join(clean_text(s) for s in steps)
-                        if isinstance(steps, list)
-                        else steps
-                    )
-                    yield [*base, path.get("measure"), _fraction(path.get("share")), text]
-                else:
-                    yield [*base, None, None, clean_text(path)]
-
-    def match_rows(self) -> Iterator[list[Any]]:
-        for supplier in suppliers(self.data):
-            for match in supplier.get("matches") or []:
-                yield [
-                    supplier.get("supplier_id"),
-                    supplier.get("supplier_name"),
-                    match.get("field"),
-                    match.get("list"),
-                    match.get("entry"),
-                    match.get("score"),
-                    match.get("status"),
-                    match.get("explanation"),
-                ]
 
     def validation_rows(self) -> Iterator[list[Any]]:
         owners: dict[tuple[Any, ...], list[str]] = {}
@@ -953,6 +958,99 @@ class _ReportWriter:
             for sub, value in sorted(_flatten({key: audit[key]}).items()):
                 yield ["Audit", sub, _display(value), None]
         yield ["Notice", "disclaimer", DISCLAIMER, None]
+
+
+@dataclass
+class _Spill:
+    """The CSV beside the report that takes a table's rows past Excel's row limit."""
+
+    path: Path
+    handle: Any
+    out: Any  # csv writer
+    rows: int = 0
+
+
+class _Table:
+    """A flat table sheet fed one row at a time; past Excel's row limit the rest goes to a CSV.
+
+    Only the first WIDTH_SAMPLE rows are held (to size the columns before the sheet's
+    first row is written); every later row goes straight to the sheet's stream, so a
+    sheet of a million findings never sits in memory as cells.
+    """
+
+    def __init__(
+        self, writer: _ReportWriter, name: str, columns: Sequence[Column], empty_note: str
+    ) -> None:
+        self.writer, self.name, self.columns, self.empty_note = writer, name, columns, empty_note
+        self.head: list[Sequence[Any]] | None = []  # None once the sheet is open
+        self.written = 0
+        self.room = writer.max_rows - 2  # under the header, one row kept for the overflow note
+        self.ws: WriteOnlyWorksheet | None = None
+        self.makers: list[Callable[[Any], Any]] = []
+        self.wrapped: list[tuple[int, int]] = []
+        self.spill: _Spill | None = None  # the overflow CSV, once a row does not fit
+
+    def add(self, row: Sequence[Any]) -> None:
+        if self.head is not None:
+            self.head.append(row)
+            if len(self.head) >= WIDTH_SAMPLE:
+                self._open()
+            return
+        self._write(row)
+
+    def _open(self) -> None:
+        head, self.head = self.head or [], None
+        writer, columns = self.writer, self.columns
+        widths = _widths(columns, head)
+        ws = self.ws = writer.new_sheet(self.name, widths)
+        ws.row_dimensions[1].height = HEADER_HEIGHT
+        ws.append(writer.header_row(ws, [c.header for c in columns]))
+        self.wrapped = _wrapped_columns(widths, [c.wrap for c in columns])
+        self.makers = [writer.column_cell(ws, column) for column in columns]
+        for row in head:
+            self._write(row)
+
+    def _write(self, row: Sequence[Any]) -> None:
+        if self.written == self.room:
+            self._spill(row)
+            return
+        ws = self.ws
+        assert ws is not None
+        if self.written < ROW_FIT_LIMIT:
+            lines = _wrapped_lines(row, self.wrapped)
+            if lines > 1:
+                ws.row_dimensions[self.written + 2].height = _line_height(lines)
+        ws.append([make(value) for make, value in zip(self.makers, row, strict=True)])
+        self.written += 1
+
+    def _spill(self, row: Sequence[Any]) -> None:
+        """A row that does not fit the sheet: to the CSV beside the report."""
+        if self.spill is None:
+            path = self.writer.path.with_name(f"{self.writer.path.stem}.{self.name}.csv")
+            handle = path.open("w", encoding="utf-8-sig", newline="")  # BOM: Excel reads accents
+            self.spill = _Spill(path, handle, csv.writer(handle))
+            self.spill.out.writerow([c.header for c in self.columns])
+        self.spill.out.writerow([_csv_value(v) for v in row])
+        self.spill.rows += 1
+
+    def close(self) -> None:
+        if self.head is not None:
+            self._open()
+        ws = self.ws
+        assert ws is not None
+        writer = self.writer
+        if self.spill is not None:
+            self.spill.handle.close()
+            writer.overflow_files.append(self.spill.path)
+            note = (
+                f"{self.spill.rows} more rows did not fit Excel's row limit after these "
+                f"{self.written}; they continue in {self.spill.path.name} beside this report."
+            )
+            ws.append([writer._text_cell(ws, note)])
+        if self.written == 0:  # say why the table is empty rather than leave a bare header
+            ws.append([writer._text_cell(ws, self.empty_note)])
+        # set after the rows: the filter range is only known once they are written
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(self.columns))}{self.written + 1}"
 
 
 SUPPLIER_COLUMNS: tuple[Column, ...] = (
@@ -1165,15 +1263,3 @@ def _csv_value(value: Any) -> Any:
         return value
     text = clean_text(value)
     return "'" + text if text.startswith(FORMULA_LEADS) else text
-
-
-def _write_csv(path: Path, columns: Sequence[Column], rows: Iterable[Sequence[Any]]) -> int:
-    """The rows that did not fit the sheet, UTF-8 with BOM so Excel reads accents right."""
-    count = 0
-    with path.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([c.header for c in columns])
-        for row in rows:
-            writer.writerow([_csv_value(v) for v in row])
-            count += 1
-    return count
