@@ -189,39 +189,70 @@ class OwnershipGraph:
     ) -> list[HoldingPath]:
         """Every path from the entity to a terminal holder, carrying its fraction of ``measure``."""
         found: list[HoldingPath] = []
-
-        def walk(
-            node: str,
-            share: float,
-            names: tuple[str, ...],
-            keys: tuple[str, ...],
-            locs: tuple[Any, ...],
-            depth: int,
-        ) -> None:
-            # ``keys`` are the normalised names of ``names`` (the entity and the owners so far),
-            # carried along rather than normalised again at every edge.
-            if depth > MAX_DEPTH:
-                return
-            for edge in self.edges.get(node, []):
-                value = edge.values.get(measure)
-                if not value:
-                    continue
-                if depth > 0 and self.method == "majority_look_through" and value > MAJORITY:
-                    value = 1.0
-                carried = share * value
-                if edge.owner in keys or edge.owner == entity:
-                    continue  # a loop: intake reports it; the walk just does not go round
-                trail = (*names, self.display.get(edge.owner, edge.owner_name))
-                here = (*locs, edge.location) if edge.location else locs
-                if is_terminal(edge.owner):
-                    country, _ = self.owner_info.get(edge.owner, (None, None))
-                    found.append(HoldingPath(trail, carried, edge.owner, country, here))
-                elif edge.owner in self.edges:
-                    walk(edge.owner, carried, trail, (*keys, edge.owner), here, depth + 1)
-
         root = self.display.get(entity, entity)
-        walk(entity, 1.0, (root,), (normalise_owner(root),), (), 0)
+        self._walk(
+            entity,
+            measure,
+            is_terminal,
+            found,
+            entity,
+            1.0,
+            (root,),
+            (normalise_owner(root),),
+            (),
+            0,
+        )
         return found
+
+    def _walk(
+        self,
+        entity: str,
+        measure: str,
+        is_terminal: Callable[[str], bool],
+        found: list[HoldingPath],
+        node: str,
+        share: float,
+        names: tuple[str, ...],
+        keys: tuple[str, ...],
+        locs: tuple[Any, ...],
+        depth: int,
+    ) -> None:
+        """Depth-first from ``node``, adding every path that reaches a terminal holder.
+
+        A method rather than a recursive closure: a closure that calls itself is a reference
+        cycle, left for the garbage collector once per supplier screened.
+        """
+        # ``keys`` are the normalised names of ``names`` (the entity and the owners so far),
+        # carried along rather than normalised again at every edge.
+        if depth > MAX_DEPTH:
+            return
+        for edge in self.edges.get(node, []):
+            value = edge.values.get(measure)
+            if not value:
+                continue
+            if depth > 0 and self.method == "majority_look_through" and value > MAJORITY:
+                value = 1.0
+            carried = share * value
+            if edge.owner in keys or edge.owner == entity:
+                continue  # a loop: intake reports it; the walk just does not go round
+            trail = (*names, self.display.get(edge.owner, edge.owner_name))
+            here = (*locs, edge.location) if edge.location else locs
+            if is_terminal(edge.owner):
+                country, _ = self.owner_info.get(edge.owner, (None, None))
+                found.append(HoldingPath(trail, carried, edge.owner, country, here))
+            elif edge.owner in self.edges:
+                self._walk(
+                    entity,
+                    measure,
+                    is_terminal,
+                    found,
+                    edge.owner,
+                    carried,
+                    trail,
+                    (*keys, edge.owner),
+                    here,
+                    depth + 1,
+                )
 
     def controlled_holding(
         self, entity: str, trail: frozenset[str] = frozenset()
