@@ -19,6 +19,11 @@ from typing import Any, ClassVar
 from ..models import MIDSTREAM, STAGES
 
 UNVERIFIED = "unverified"
+# Facets of a subject a condition may depend on, besides supplier columns (Kind.facets).
+CHAIN = "@chain"  # chain, stage_country, stage_evidence
+OWNERSHIP = "@ownership"  # ownership (its rows, figures and paths)
+MATCHES = "@matches"  # matches and owner_matches
+JURISDICTION_COLUMNS = frozenset({"incorporation_country", "hq_country", "country"})
 SFE_LISTS_NOTE = "no watchlist loaded: listing not tested"
 
 
@@ -76,9 +81,7 @@ class Subject:
         found = self.stage_hits.get((stage, country))
         if found is None:
             evidence, paths = self.stage_evidence(stage, country)
-            found = Hit(
-                stage, country, f"{stage}: {_pct(share)} in {country}", share, evidence, paths
-            )
+            found = Hit(stage, country, stage_detail(stage, country, share), share, evidence, paths)
             self.stage_hits[(stage, country)] = found
         return found
 
@@ -87,9 +90,7 @@ class Subject:
         found = self.unverified_hits.get(stage)
         if found is None:
             evidence, paths = self.stage_evidence(stage, UNVERIFIED)
-            found = Hit(
-                stage, UNVERIFIED, f"{stage}: {_pct(share)} unverified", share, evidence, paths
-            )
+            found = Hit(stage, UNVERIFIED, unverified_detail(stage, share), share, evidence, paths)
             self.unverified_hits[stage] = found
         return found
 
@@ -117,6 +118,14 @@ class Kind:
     name: ClassVar[str]
     description: ClassVar[str]
     signature: str = ""  # canonical JSON of the condition: equal conditions share one answer
+    # Whether answering fills memos shared by every supplier of a run (the ownership
+    # graph's foreign-control look-through, only ever reached through a supplier's ownership
+    # rows): the evaluator then asks it of the same suppliers, in the same order, as
+    # evaluating every rule would.
+    fills_shared_memos: ClassVar[bool] = False
+    # What of the subject the answer depends on: CHAIN, OWNERSHIP, MATCHES, or supplier
+    # column names; None when not declared (then nothing may be assumed).
+    facets: ClassVar[frozenset[str] | None] = None
 
     def __init__(self, params: Any) -> None:
         self.params = params
@@ -136,12 +145,36 @@ class Kind:
         """Watchlist ids this condition names (checked against the known list ids at load)."""
         return set()
 
+    def parts(self) -> list[Kind]:
+        """The sub-conditions of a combinator (none for a primitive)."""
+        return []
+
+    def reads(self) -> frozenset[str] | None:
+        """Everything the answer depends on (with the sub-conditions'); None when unknown."""
+        found = self.facets
+        for part in self.parts():
+            more = part.reads()
+            if found is None or more is None:
+                return None
+            found = found | more
+        return found
+
 
 def _pct(share: float) -> str:
     return f"{share * 100:.4g} %"
 
 
-MEMO_LIMIT = 65536  # distinct stage shapes kept per condition; beyond, start again (1M rows)
+def stage_detail(stage: str, country: str, share: float) -> str:
+    """The words of a stage hit: its share performed in one country."""
+    return f"{stage}: {_pct(share)} in {country}"
+
+
+def unverified_detail(stage: str, share: float) -> str:
+    """The words of a stage hit on its unverified share."""
+    return f"{stage}: {_pct(share)} unverified"
+
+
+MEMO_LIMIT = 65536  # distinct shapes kept per memo; beyond, start again (1M rows)
 
 
 def _stages(spec: str | Sequence[str], chain: Sequence[str]) -> list[str]:
@@ -163,10 +196,18 @@ def _stages_words(spec: str | Sequence[str]) -> str:
 
 
 class _StageCondition(Kind):
-    """Shared by the conditions on chain stages: which of their stages a chain has."""
+    """Shared by the conditions on chain stages: which of their stages a chain has.
+
+    Each stage of the chain is decided on its own, from its country shares only: a stage
+    condition is true when any of its stages has a selection, with one hit per selected
+    country. The evaluator relies on this to memoise findings per stage distribution.
+    """
+
+    facets = frozenset({CHAIN})
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         self.stages: str | Sequence[str] = params["stages"]
+        self.wanted = frozenset(_stages(self.stages, STAGES))  # the stages it may hit
         self._stages_memo: dict[tuple[str, ...], list[str]] = {}
 
     def _chain_stages(self, chain: tuple[str, ...]) -> list[str]:
@@ -175,6 +216,23 @@ class _StageCondition(Kind):
         if found is None:
             found = self._stages_memo[chain] = _stages(self.stages, chain)
         return found
+
+    def selection(
+        self, distribution: tuple[tuple[str, float], ...], subject: Subject
+    ) -> tuple[tuple[str, float], ...]:
+        """The (country, share) hits of one stage with these country shares (none: no hit)."""
+        raise NotImplementedError
+
+    def detail(self, stage: str, country: str, share: float) -> str:
+        """The words of one hit."""
+        raise NotImplementedError
+
+    def evaluate(self, subject: Subject) -> Outcome:
+        hits: list[Hit] = []
+        for stage in self._chain_stages(subject.chain):
+            for country, share in self.selection(subject.distribution(stage), subject):
+                hits.append(subject.stage_hit(stage, country, share))
+        return _answer(hits)
 
 
 class StageInGroup(_StageCondition):
@@ -225,12 +283,13 @@ class StageInGroup(_StageCondition):
             self._chosen_memo[distribution] = found
         return found
 
-    def evaluate(self, subject: Subject) -> Outcome:
-        hits: list[Hit] = []
-        for stage in self._chain_stages(subject.chain):
-            for country, share in self._chosen(subject.distribution(stage), subject):
-                hits.append(subject.stage_hit(stage, country, share))
-        return _answer(hits)
+    def selection(
+        self, distribution: tuple[tuple[str, float], ...], subject: Subject
+    ) -> tuple[tuple[str, float], ...]:
+        return self._chosen(distribution, subject)
+
+    def detail(self, stage: str, country: str, share: float) -> str:
+        return stage_detail(stage, country, share)
 
     def describe(self) -> str:
         where = []
@@ -255,6 +314,15 @@ class StageUnverified(_StageCondition):
         super().__init__(params)
         self.above = float(params.get("above", 0.0))
 
+    def selection(
+        self, distribution: tuple[tuple[str, float], ...], subject: Subject
+    ) -> tuple[tuple[str, float], ...]:
+        share = next((s for c, s in distribution if c == UNVERIFIED), 0.0)
+        return ((UNVERIFIED, share),) if share > self.above + 1e-12 else ()
+
+    def detail(self, stage: str, country: str, share: float) -> str:
+        return unverified_detail(stage, share)
+
     def evaluate(self, subject: Subject) -> Outcome:
         hits: list[Hit] = []
         for stage in self._chain_stages(subject.chain):
@@ -270,6 +338,7 @@ class StageUnverified(_StageCondition):
 class JurisdictionInGroup(Kind):
     name = "jurisdiction_in_group"
     description = "The supplier is incorporated or headquartered in a country of the given groups."
+    facets = JURISDICTION_COLUMNS
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         self.groups: list[str] = list(params["groups"])
@@ -311,6 +380,7 @@ class GovernmentHolding(Kind):
         "A covered-nation government holds at least a share of equity, voting rights or board "
         "seats, directly or through intermediate owners."
     )
+    facets = frozenset({OWNERSHIP})
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         self.at_least = float(params["at_least"])
@@ -352,6 +422,8 @@ class ForeignControlled(Kind):
         "Foreign-controlled entity: incorporated or headquartered in a covered nation, or more "
         "than a share owned by covered governments, nationals or covered-nation entities."
     )
+    fills_shared_memos = True  # asks who is foreign-controlled, memoised per graph
+    facets = JURISDICTION_COLUMNS | {OWNERSHIP}
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         self.above = float(params.get("above", 0.5))
@@ -414,6 +486,8 @@ class ForeignInfluenced(Kind):
         "debt": 0.15,
         "officer": 0.0,
     }
+    fills_shared_memos = True  # asks who is foreign-controlled, memoised per graph
+    facets = frozenset({OWNERSHIP, MATCHES})
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         self.test = str(params["test"])
@@ -485,6 +559,7 @@ class _ListKind(Kind):
 class Listed(_ListKind):
     name = "listed"
     description = "The supplier (or a named field) matches an entry of the named watchlists."
+    facets = frozenset({MATCHES})
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         super().__init__(params)
@@ -509,6 +584,7 @@ class Listed(_ListKind):
 class OwnerListed(_ListKind):
     name = "owner_listed"
     description = "A parent or an owner anywhere up the ownership chain matches an entry of the named watchlists."
+    facets = frozenset({MATCHES})
 
     def evaluate(self, subject: Subject) -> Outcome:
         if subject.matches is None:
@@ -536,6 +612,7 @@ class DfarsException(Kind):
     description = (
         "The supplier declared a DFARS 225.7018-3 exception (optionally one of those named)."
     )
+    facets = frozenset({"dfars_exception"})
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         self.allowed: list[str] = list(params.get("in", []))
@@ -565,6 +642,7 @@ class DfarsException(Kind):
 class Material(Kind):
     name = "material"
     description = "The supplier's magnet material is one of those named (ndfeb, smco)."
+    facets = frozenset({"material"})
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         self.materials: list[str] = list(params["in"])
@@ -580,12 +658,17 @@ class Material(Kind):
 class _Combinator(Kind):
     """Shared by all/any: a list of sub-conditions under three-valued (Kleene) logic."""
 
+    facets = frozenset()  # only what the sub-conditions read
+
     word = ""
     # The value that decides the combination on its own: False for all, True for any.
     decisive: bool = False
 
     def __init__(self, params: Sequence[Any]) -> None:
         self.children = [compile_condition(c) for c in params]
+
+    def parts(self) -> list[Kind]:
+        return list(self.children)
 
     def groups_used(self) -> set[str]:
         return set().union(*(c.groups_used() for c in self.children))
@@ -630,9 +713,13 @@ class Not(Kind):
     description = (
         "True when the sub-condition is false, false when it is true; not tested stays not tested."
     )
+    facets = frozenset()
 
     def __init__(self, params: Any) -> None:
         self.child = compile_condition(params)
+
+    def parts(self) -> list[Kind]:
+        return [self.child]
 
     def groups_used(self) -> set[str]:
         return self.child.groups_used()
