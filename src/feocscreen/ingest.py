@@ -1,10 +1,15 @@
-"""The only module that opens input files: xlsx (calamine) and csv, behind hostile-file guards.
+"""The only module that opens input files: xlsx (fastexcel, calamine) and csv, behind hostile-file guards.
 
-Every sheet comes back as a ``RawSheet``: the header texts, the rows as Python
-values and the Excel row number of each row. Calamine trims empty leading rows
-and columns, so positions are anchored on the sheet range's start, never on a
-list index. openpyxl is used only for what calamine cannot tell: the number
-format of a few cells (percent-formatted shares).
+Every sheet comes back as a ``RawSheet``: the header texts and the Excel row
+number of each data row, with the cells either column by column as Arrow arrays
+(fastexcel, the usual way) or as rows of Python values (calamine, csv). Readers
+trim empty leading rows and columns, so positions are anchored on absolute
+indices (fastexcel's ``absolute_index``, calamine's full grid), never on a list
+index. fastexcel is used only where it gives the very values calamine would:
+columns of one cell type (text, number or boolean) under a header row that is
+plain text; any other sheet (dates, columns mixing types, unusual headers) is
+read through calamine. openpyxl is used only for what neither can tell: the
+number format of a few cells (percent-formatted shares).
 """
 
 from __future__ import annotations
@@ -12,11 +17,19 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import logging
+import posixpath
 import zipfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.parsers import expat
+
+import numpy as np
+import numpy.typing as npt
 
 from .errors import InputError, make_issue
 from .models import Issue
@@ -37,8 +50,19 @@ ZIP_MAGIC = b"PK\x03\x04"
 
 
 @dataclass
+class ColumnCells:
+    """A sheet's data rows column by column: one Arrow array per column index, blank rows dropped.
+
+    A null stands for an empty cell, which calamine hands over as ``""``.
+    """
+
+    arrays: dict[int, Any]  # column index (as in RawSheet.headers) -> pyarrow Array
+    row_numbers: npt.NDArray[np.int64]  # Excel row of each data row
+
+
+@dataclass
 class RawSheet:
-    """One sheet as read: headers, rows of cell values, and where they sit in the file."""
+    """One sheet as read: headers, the cells (by rows or by columns), and where they sit."""
 
     file: str
     sheet: str
@@ -49,10 +73,16 @@ class RawSheet:
     row_numbers: list[int] = field(default_factory=list)  # Excel row of each row
     path: Path | None = None
     kind: str = "workbook"
+    columns: ColumnCells | None = None  # set instead of rows/row_numbers by the Arrow reader
 
     def letter(self, index: int) -> str:
         """Column letter of the index-th header."""
         return column_letter(self.first_col + index)
+
+    @property
+    def height(self) -> int:
+        """Number of data rows (blank rows not counted)."""
+        return len(self.columns.row_numbers) if self.columns is not None else len(self.rows)
 
 
 @dataclass
@@ -66,6 +96,7 @@ class InputFile:
     sheet_names: list[str]
     sheets: dict[str, RawSheet] = field(default_factory=dict)
     workbook: Any = None  # the open CalamineWorkbook, reused for every sheet
+    arrow_reader: Any = None  # the open fastexcel reader, made on first use
 
 
 def column_letter(index: int) -> str:
@@ -210,6 +241,14 @@ def read_sheet(source: InputFile, sheet: str) -> RawSheet:
     """Read one sheet: header = first non-empty row; rows keep their Excel row numbers."""
     if source.kind == "csv":
         return read_csv(source.path)
+    columnar = read_sheet_columns(source, sheet)
+    if columnar is not None:
+        return columnar
+    return read_sheet_rows(source, sheet)
+
+
+def read_sheet_rows(source: InputFile, sheet: str) -> RawSheet:
+    """Read one sheet through calamine as rows of Python values (every workbook it can open)."""
     from python_calamine import CalamineWorkbook
 
     try:
@@ -260,17 +299,271 @@ def _header_text(value: Any) -> str:
 def _check_cells(raw: RawSheet, row: list[Any], excel_row: int) -> None:
     for col, value in enumerate(row):
         if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
-            path = raw.path or Path(raw.file)
-            raise _fail(
-                "cell-too-large",
-                path,
-                f"cell {raw.letter(col)}{excel_row} on sheet {raw.sheet!r} holds "
-                f"{len(value):,} characters; Excel's own limit is {MAX_CELL_CHARS:,}",
-                sheet=raw.sheet,
-                row=excel_row,
-                cell=f"{raw.letter(col)}{excel_row}",
-                header=raw.headers[col] if col < len(raw.headers) else None,
+            _refuse_large_cell(raw, col, excel_row, value)
+
+
+def _refuse_large_cell(raw: RawSheet, col: int, excel_row: int, value: str) -> None:
+    path = raw.path or Path(raw.file)
+    raise _fail(
+        "cell-too-large",
+        path,
+        f"cell {raw.letter(col)}{excel_row} on sheet {raw.sheet!r} holds "
+        f"{len(value):,} characters; Excel's own limit is {MAX_CELL_CHARS:,}",
+        sheet=raw.sheet,
+        row=excel_row,
+        cell=f"{raw.letter(col)}{excel_row}",
+        header=raw.headers[col] if col < len(raw.headers) else None,
+    )
+
+
+# ---------------------------------------------------------------- Arrow reader
+
+# Column types fastexcel hands over exactly as calamine's Python values would be: text,
+# numbers (Excel keeps every number as a float) and booleans. Dates, durations and columns
+# mixing types go through calamine instead.
+ARROW_DTYPES = frozenset({"string", "float", "boolean"})
+# The header is looked for in the sheet XML; this many rows without one means a sheet
+# shaped unlike a table, left to calamine.
+HEADER_SEARCH_ROWS = 1000
+SHEET_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+
+
+class _Found(Exception):
+    """Stops an XML scan once it has what it looked for."""
+
+
+def _local(name: str) -> str:
+    return name.rsplit("|", 1)[-1]
+
+
+def _parse_xml(data: bytes) -> Any:
+    import xml.etree.ElementTree as ET
+
+    return ET.fromstring(data)
+
+
+def _sheet_member(archive: zipfile.ZipFile, sheet: str) -> str | None:
+    """The zip member holding a worksheet, from workbook.xml and its relationships."""
+    try:
+        book = _parse_xml(archive.read("xl/workbook.xml"))
+        rels = _parse_xml(archive.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, OSError, zipfile.BadZipFile, zlib.error, SyntaxError):
+        return None
+    rel_id = None
+    for node in book.iter(f"{{{SHEET_NS}}}sheet"):
+        if node.get("name") == sheet:
+            rel_id = node.get(f"{{{REL_NS}}}id")
+    for rel in rels.iter(f"{{{PKG_REL_NS}}}Relationship"):
+        if rel_id is not None and rel.get("Id") == rel_id:
+            target = rel.get("Target", "")
+            member = target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
+            member = posixpath.normpath(member)
+            return member if member in archive.namelist() else None
+    return None
+
+
+def _column_index(reference: str) -> int | None:
+    letters = reference.rstrip("0123456789")
+    if not letters or not letters.isascii() or not letters.isupper() or len(letters) > 3:
+        return None
+    index = 0
+    for ch in letters:
+        index = index * 26 + ord(ch) - 64
+    return index - 1
+
+
+def header_cells(path: Path, sheet: str) -> tuple[int, set[int]] | None:
+    """The first row of a sheet that has a cell with a value, if all those cells hold text.
+
+    Returns (0-based row, the columns of its cells), read from the start of the sheet XML
+    only: calamine's range, and fastexcel's header, start at that row. None when it cannot
+    be told exactly (a cell without its reference, a number or date in it, odd XML).
+    """
+    parser = expat.ParserCreate(namespace_separator="|")
+    state: dict[str, Any] = {"row": None, "cell": None, "kind": None, "valued": False, "rows": 0}
+    cells: dict[int, str] = {}
+    found: list[int] = []
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        tag = _local(name)
+        if tag == "row":
+            state["row"] = attrs.get("r")
+            cells.clear()
+            state["rows"] += 1
+            if state["rows"] > HEADER_SEARCH_ROWS or state["row"] is None:
+                raise _Found
+        elif tag == "c":
+            reference = attrs.get("r", "")
+            column = _column_index(reference)
+            if column is None or reference != f"{column_letter(column)}{state['row']}":
+                raise _Found  # implicit or inconsistent positions: leave the sheet to calamine
+            state["cell"], state["kind"], state["valued"] = column, attrs.get("t", "n"), False
+        elif tag in ("v", "is") and state["cell"] is not None:
+            state["valued"] = True
+
+    def end(name: str) -> None:
+        tag = _local(name)
+        if tag == "c":
+            if state["valued"]:
+                cells[state["cell"]] = state["kind"]
+            state["cell"] = None
+        elif tag == "row" and cells:
+            found.append(int(state["row"]) - 1)
+            raise _Found
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    try:
+        with zipfile.ZipFile(path) as archive:
+            member = _sheet_member(archive, sheet)
+            if member is None:
+                return None
+            with archive.open(member) as stream:
+                while chunk := stream.read(1 << 16):
+                    parser.Parse(chunk, False)
+    except _Found:
+        pass
+    except (expat.ExpatError, OSError, zipfile.BadZipFile, zlib.error, ValueError, EOFError):
+        return None
+    if not found or any(kind not in ("s", "inlineStr", "str") for kind in cells.values()):
+        return None
+    return found[0], set(cells)
+
+
+@contextmanager
+def _quiet_fastexcel() -> Iterator[None]:
+    """fastexcel logs a warning for every column without a value; the reader decides instead."""
+    logger = logging.getLogger("fastexcel")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def read_sheet_columns(source: InputFile, sheet: str) -> RawSheet | None:
+    """Read one sheet into Arrow with fastexcel, or None when only calamine can read it exactly.
+
+    Cells come out as calamine would give them (a null is calamine's ``""``); rows keep their
+    Excel numbers and wholly blank rows are dropped, as the row reader does.
+    """
+    if source.path is None or source.kind != "workbook":
+        return None
+    head = header_cells(source.path, sheet)
+    if head is None:
+        return None
+    header_index, text_columns = head
+    try:
+        import fastexcel
+
+        if source.arrow_reader is None:
+            source.arrow_reader = fastexcel.read_excel(str(source.path))
+        with _quiet_fastexcel():
+            loaded = source.arrow_reader.load_sheet(
+                sheet,
+                header_row=header_index,  # absolute: the rows above it are blank
+                schema_sample_rows=None,  # every row decides a column's type: none is coerced
+                dtype_coercion="strict",  # a column mixing types is left to calamine
             )
+            infos = loaded.available_columns()
+            table = loaded.to_arrow()
+    except (KeyboardInterrupt, SystemExit, MemoryError):
+        raise
+    except BaseException:  # noqa: B036 - fastexcel panics (pyo3) derive from BaseException
+        return None
+    if table.num_columns != len(infos):
+        return None
+    arrays: dict[int, Any] = {}
+    texts: dict[int, str] = {}
+    for position, info in enumerate(infos):
+        if info.dtype not in ARROW_DTYPES:
+            return None
+        if info.column_name_from == "looked_up":
+            if info.absolute_index not in text_columns:
+                return None
+            texts[info.absolute_index] = info.name
+        column = table.column(position)  # a RecordBatch column; a Table's would be chunked
+        arrays[info.absolute_index] = (
+            column.combine_chunks() if hasattr(column, "combine_chunks") else column
+        )
+    if not text_columns <= set(arrays) or not any(texts.values()) or _renamed(texts):
+        return None  # every header cell empty text (calamine skips such a row), or names renamed
+    width = max(arrays, default=-1) + 1
+    headers = [_header_text(texts.get(i)) for i in range(width)]
+    raw = RawSheet(
+        file=source.name,
+        sheet=sheet,
+        headers=headers,
+        header_row=header_index + 1,
+        first_col=0,
+        path=source.path,
+    )
+    numbers = np.arange(header_index + 2, header_index + 2 + table.num_rows, dtype=np.int64)
+    keep = _filled_rows(arrays, table.num_rows)
+    _check_lengths(raw, arrays, keep, numbers)
+    if not keep.all():
+        import pyarrow as pa
+
+        mask = pa.array(keep)
+        arrays = {i: a.filter(mask) for i, a in arrays.items()}
+        numbers = numbers[keep]
+    raw.columns = ColumnCells(arrays, numbers)
+    return raw
+
+
+def _renamed(texts: dict[int, str]) -> bool:
+    """Whether fastexcel may have renamed a repeated header ("Notes", "Notes_1"): calamine keeps both."""
+    names = set(texts.values())
+    return any(
+        name.rpartition("_")[0] in names and name.rpartition("_")[2].isdigit() for name in names
+    )
+
+
+def _filled_rows(arrays: dict[int, Any], height: int) -> npt.NDArray[np.bool_]:
+    """Rows with at least one cell that is neither empty nor empty text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    filled = np.zeros(height, dtype=bool)
+    for array in arrays.values():
+        present = pc.is_valid(array)
+        if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+            present = pc.and_(present, pc.fill_null(pc.not_equal(array, ""), False))
+        filled |= present.to_numpy(zero_copy_only=False)
+    return filled
+
+
+def _check_lengths(
+    raw: RawSheet,
+    arrays: dict[int, Any],
+    keep: npt.NDArray[np.bool_],
+    numbers: npt.NDArray[np.int64],
+) -> None:
+    """The Arrow reader's `_check_cells`: the first over-long text cell, row by row, refuses the sheet."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    worst: tuple[int, int] | None = None
+    for col, array in arrays.items():
+        if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+            continue
+        lengths = pc.utf8_length(array)
+        longest = pc.max(lengths).as_py()
+        if longest is None or longest <= MAX_CELL_CHARS:
+            continue
+        over = np.flatnonzero(
+            pc.fill_null(pc.greater(lengths, MAX_CELL_CHARS), False).to_numpy(zero_copy_only=False)
+            & keep
+        )
+        if len(over) and (worst is None or (int(over[0]), col) < worst):
+            worst = (int(over[0]), col)
+    if worst is None:
+        return
+    index, col = worst
+    _refuse_large_cell(raw, col, int(numbers[index]), arrays[col][index].as_py())
 
 
 def decode_csv(path: Path) -> str:

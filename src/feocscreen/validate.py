@@ -14,16 +14,27 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pandera.pandas as pa
 import yaml
 
 from .countries import to_alpha2
 from .errors import InputError, make_issue
-from .ingest import InputFile, RawSheet, issue_at, open_input, percent_formatted, read_sheet
+from .ingest import (
+    InputFile,
+    RawSheet,
+    has_percent_styles,
+    issue_at,
+    open_input,
+    percent_formatted,
+    read_sheet,
+)
 from .models import DFARS_EXCEPTIONS, OWNER_TYPES, STAGES, Issue
 from .portfolio import (
     OWNERSHIP_COLUMNS,
@@ -108,15 +119,140 @@ def _map_target(path: Path, spec: SheetSpec, target: Any) -> str:
 
 
 @dataclass
+class CellColumn:
+    """One field's cells: its distinct raw values, as the reader gives them, and a code per row.
+
+    Converters run once per distinct value and spread the results back to the rows with
+    one take, so a million-row column costs as many Python calls as it has values.
+    """
+
+    values: list[Any]
+    codes: npt.NDArray[np.intp]  # index into values, one per row
+
+    def at(self, index: int) -> Any:
+        """The raw value of one row."""
+        return self.values[int(self.codes[index])]
+
+    def spread(self, per_value: Sequence[Any]) -> npt.NDArray[np.object_]:
+        """Per-value results (scalars) → an object array with one per row."""
+        table = np.empty(len(per_value), dtype=object)
+        table[:] = list(per_value)
+        return table[self.codes]
+
+    def rows_where(self, per_value: Sequence[bool]) -> npt.NDArray[np.intp]:
+        """Positions of the rows whose value passes, in row order."""
+        if not any(per_value):
+            return np.empty(0, dtype=np.intp)
+        return np.flatnonzero(np.asarray(per_value, dtype=bool)[self.codes])
+
+    @classmethod
+    def blank(cls, height: int, value: Any = None) -> CellColumn:
+        """A column the sheet does not have: every row holds ``value``."""
+        return cls([value], np.zeros(height, dtype=np.intp))
+
+    @classmethod
+    def from_arrow(cls, array: Any) -> CellColumn:
+        """An Arrow column of one type; a null is an empty cell, which calamine gives as ``""``."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+            encoded = pc.dictionary_encode(array)
+            values = encoded.dictionary.to_pylist()
+            codes = pc.fill_null(encoded.indices, len(values)).to_numpy(zero_copy_only=False)
+            return cls([*values, ""], codes.astype(np.intp))
+        if pa.types.is_floating(array.type):
+            numbers = array.to_numpy(zero_copy_only=False).astype(np.float64)  # null → NaN
+            # Factorised by bit pattern, so -0.0 stays apart from 0.0 as it would cell by cell.
+            codes, bits = pd.factorize(numbers.view(np.int64))
+            floats = np.asarray(bits, dtype=np.int64).view(np.float64).tolist()
+            return cls(["" if f != f else f for f in floats], codes.astype(np.intp))
+        if pa.types.is_boolean(array.type):
+            truth = pc.fill_null(array, False).to_numpy(zero_copy_only=False)
+            present = pc.is_valid(array).to_numpy(zero_copy_only=False)
+            codes = np.where(present, truth.astype(np.intp), 2)
+            return cls([False, True, ""], codes.astype(np.intp))
+        if pa.types.is_null(array.type):
+            return cls.blank(len(array), "")
+        raise TypeError(f"unexpected cell type {array.type}")
+
+    @classmethod
+    def from_values(cls, cells: list[Any]) -> CellColumn:
+        """Python cell values (calamine rows, CSV text, Dask partitions)."""
+        array = np.empty(len(cells), dtype=object)
+        array[:] = cells
+        codes, uniques = pd.factorize(array, use_na_sentinel=True)
+        values = list(uniques)
+        if _values_may_merge(values, codes, array):
+            return cls._one_by_one(cells)
+        if (codes < 0).any():  # None (and NaN, which every converter reads alike)
+            codes = np.where(codes < 0, len(values), codes)
+            values.append(None)
+        return cls(values, codes.astype(np.intp))
+
+    @classmethod
+    def _one_by_one(cls, cells: list[Any]) -> CellColumn:
+        """Distinct values by type and value, for columns where == would merge some."""
+        index: dict[Any, int] = {}
+        values: list[Any] = []
+        codes = np.empty(len(cells), dtype=np.intp)
+        for i, value in enumerate(cells):
+            key = _distinct_key(value)
+            code = index.get(key)
+            if code is None:
+                code = index[key] = len(values)
+                values.append(value)
+            codes[i] = code
+        return cls(values, codes)
+
+
+_NUMERIC = (bool, int, float, complex, Decimal, np.number, np.bool_)
+
+
+def _values_may_merge(
+    values: list[Any], codes: npt.NDArray[np.intp], array: npt.NDArray[np.object_]
+) -> bool:
+    """Whether equality merged cells that convert differently (True and 1.0, 0.0 and -0.0)."""
+    kinds = {type(v) for v in values if isinstance(v, _NUMERIC)}
+    if len(kinds) > 1:
+        return True
+    for code, value in enumerate(values):
+        if isinstance(value, float) and value == 0:
+            signs = {math.copysign(1.0, cell) for cell in array[codes == code]}
+            if len(signs) > 1:
+                return True
+    return False
+
+
+def _distinct_key(value: Any) -> Any:
+    if isinstance(value, float):
+        return (float, math.copysign(1.0, value), value)
+    try:
+        hash(value)
+    except TypeError:
+        return (id, id(value))
+    return (value.__class__, value)
+
+
+@dataclass
 class SheetFrame:
     """A sheet mapped to canonical fields: raw values by field, plus where each came from."""
 
     raw: RawSheet
     spec: SheetSpec
-    frame: pd.DataFrame  # canonical field columns (raw cell values) + _row
+    cells: dict[str, CellColumn]  # every field of the sheet kind (absent ones blank)
+    rows: npt.NDArray[np.int64]  # Excel row of each row
     positions: dict[str, int]  # field -> column index in the sheet
     issues: list[tuple[Issue, Any]] = field(default_factory=list)  # (issue, owner key)
     flagged: set[tuple[int, str]] = field(default_factory=set)  # (excel row, field)
+
+    @property
+    def index(self) -> pd.RangeIndex:
+        return pd.RangeIndex(len(self.rows))
+
+    def row(self, position: int) -> int:
+        """Excel row of the row at this position."""
+        return int(self.rows[position])
 
     def add(
         self,
@@ -240,20 +376,28 @@ def sheet_frame(
             "map them with --columns",
             issues,
         )
-    width = max((len(r) for r in raw.rows), default=0)
-    columns: dict[str, list[Any]] = {}
-    for name, index in positions.items():
-        columns[name] = (
-            [r[index] if index < len(r) else None for r in raw.rows]
-            if index < max(width, 1)
-            else [None] * len(raw.rows)
-        )
-    frame = pd.DataFrame(columns, dtype=object)
+    height = raw.height
+    cells: dict[str, CellColumn] = {}
+    if raw.columns is not None:
+        rows = raw.columns.row_numbers.astype(np.int64)
+        for name, index in positions.items():
+            array = raw.columns.arrays.get(index)
+            cells[name] = (
+                CellColumn.from_arrow(array) if array is not None else CellColumn.blank(height)
+            )
+    else:
+        rows = np.asarray(raw.row_numbers, dtype=np.int64)
+        width = max((len(r) for r in raw.rows), default=0)
+        for name, index in positions.items():
+            cells[name] = (
+                CellColumn.from_values([r[index] if index < len(r) else None for r in raw.rows])
+                if index < max(width, 1)
+                else CellColumn.blank(height)
+            )
     for name in spec.fields:
-        if name not in frame:
-            frame[name] = None
-    frame["_row"] = raw.row_numbers
-    return SheetFrame(raw, spec, frame, positions), warnings
+        if name not in cells:
+            cells[name] = CellColumn.blank(height)
+    return SheetFrame(raw, spec, cells, rows, positions), warnings
 
 
 # ---------------------------------------------------------------- cell converters
@@ -303,63 +447,85 @@ def _percent_text(value: Any) -> tuple[float | None, bool, bool]:
     return number, False, ok
 
 
-def convert_percent_column(sf: SheetFrame, name: str, owner_of: list[Any]) -> pd.Series:
+def _is_none(values: pd.Series | npt.NDArray[np.object_]) -> npt.NDArray[np.bool_]:
+    """Where a column holds None itself (``is None``: NaN is not None)."""
+    array = np.asarray(values, dtype=object)
+    return np.asarray(array == np.full(len(array), None, dtype=object), dtype=bool)
+
+
+def _floats(values: Sequence[float | None]) -> npt.NDArray[np.float64]:
+    """Per-value numbers (None = blank) as float64 with NaN, bit for bit."""
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+def _used(column: CellColumn) -> npt.NDArray[np.bool_]:
+    """Which distinct values some row holds (a reader may list one no row uses)."""
+    used = np.zeros(len(column.values), dtype=bool)
+    used[column.codes] = True
+    return used
+
+
+def convert_percent_column(sf: SheetFrame, name: str, owner_of: Sequence[Any]) -> pd.Series:
     """Percent cells → fractions 0–1 by DESIGN's rule (see README 'Shares')."""
-    values = sf.frame[name].tolist()
-    parsed = [_percent_text(v) for v in values]
-    rows = sf.frame["_row"].tolist()
-    numeric_plain = [p[0] for p in parsed if p[2] and p[0] is not None and not p[1]]
+    column = sf.cells[name]
+    parsed = [_percent_text(v) for v in column.values]
+    used = _used(column)
+    numeric_plain = [
+        p[0]
+        for p, u in zip(parsed, used, strict=True)
+        if u and p[2] and p[0] is not None and not p[1]
+    ]
     as_fractions = bool(numeric_plain) and all(abs(n) <= 1 for n in numeric_plain)
-    formatted: set[str] = set()
+    letter = sf.raw.letter(sf.positions[name]) if name in sf.positions else ""
+    formatted_rows = np.empty(0, dtype=np.intp)
     if (
         not as_fractions
         and name in sf.positions
         and sf.raw.kind == "workbook"
         and sf.raw.path is not None
     ):
-        letter = sf.raw.letter(sf.positions[name])
-        small = [
-            f"{letter}{r}"
-            for (n, explicit, ok), r in zip(parsed, rows, strict=True)
-            if ok and n is not None and not explicit and 0 < n <= 1
-        ]
-        formatted = percent_formatted(sf.raw.path, sf.raw.sheet, small)
-    out: list[float | None] = []
-    letter = sf.raw.letter(sf.positions[name]) if name in sf.positions else ""
-    for (number, explicit, ok), row, owner, raw_value in zip(
-        parsed, rows, owner_of, values, strict=True
-    ):
+        small = column.rows_where(
+            [ok and n is not None and not explicit and 0 < n <= 1 for n, explicit, ok in parsed]
+        )
+        if len(small) and has_percent_styles(sf.raw.path):
+            cells = [f"{letter}{row}" for row in sf.rows[small].tolist()]
+            formatted = percent_formatted(sf.raw.path, sf.raw.sheet, cells)
+            formatted_rows = small[[cell in formatted for cell in cells]]
+
+    def outcome(number: float | None, explicit: bool, ok: bool, scaled: bool) -> tuple[Any, str]:
+        """(fraction or None, problem): problem is '', 'bad-number' or 'share-out-of-range'."""
         if not ok:
-            sf.add(
-                "bad-number",
-                "error",
-                f"{name} must be a percentage, got {raw_value!r}",
-                row,
-                name,
-                raw_value,
-                owner,
-            )
-            out.append(None)
-            continue
+            return None, "bad-number"
         if number is None:
-            out.append(None)
-            continue
-        percent = number
-        if not explicit and (as_fractions or f"{letter}{row}" in formatted):
-            percent = number * 100
+            return None, ""
+        percent = number * 100 if not explicit and scaled else number
         if percent < 0 or percent > 100 + SHARE_TOLERANCE * 100:
-            sf.add(
-                "share-out-of-range",
-                "error",
-                f"{name} must be between 0 and 100 %, got {raw_value!r}",
-                row,
-                name,
-                raw_value,
-                owner,
-            )
-            out.append(None)
-            continue
-        out.append(min(percent, 100.0) / 100)
+            return None, "share-out-of-range"
+        return min(percent, 100.0) / 100, ""
+
+    plain = [outcome(n, explicit, ok, as_fractions) for n, explicit, ok in parsed]
+    out = _floats([p[0] for p in plain])[column.codes]
+    problem = column.spread([p[1] for p in plain])
+    if len(formatted_rows):
+        for position in formatted_rows.tolist():
+            number, explicit, ok = parsed[column.codes[position]]
+            fraction, problem[position] = outcome(number, explicit, ok, True)
+            out[position] = np.nan if fraction is None else fraction
+    for position in np.flatnonzero(problem != "").tolist():
+        raw_value = column.at(position)
+        if problem[position] == "bad-number":
+            message = f"{name} must be a percentage, got {raw_value!r}"
+        else:
+            message = f"{name} must be between 0 and 100 %, got {raw_value!r}"
+        sf.add(
+            problem[position],
+            "error",
+            message,
+            sf.row(position),
+            name,
+            raw_value,
+            owner_of[position],
+        )
     if as_fractions:
         sf.add(
             "shares-as-fractions",
@@ -369,20 +535,27 @@ def convert_percent_column(sf: SheetFrame, name: str, owner_of: list[Any]) -> pd
             sf.raw.header_row,
             name,
         )
-    return pd.Series(out, index=sf.frame.index, dtype="float64")
+    return pd.Series(out, index=sf.index, dtype="float64")
 
 
-def convert_countries(sf: SheetFrame, name: str, owner_of: list[Any], required: bool) -> pd.Series:
+def convert_countries(
+    sf: SheetFrame, name: str, owner_of: Sequence[Any], required: bool
+) -> pd.Series:
     """Country cells → ISO alpha-2 (None = undeclared); unknown or ambiguous → error."""
-    column = sf.frame[name]
-    cache = {v: to_alpha2(_text(v)) for v in pd.unique(column.astype(object))}
-    codes: list[str | None] = []
-    for value, row, owner in zip(column.tolist(), sf.frame["_row"].tolist(), owner_of, strict=True):
-        result = cache[value]
+    column = sf.cells[name]
+    results = [to_alpha2(_text(v)) for v in column.values]
+    refused = [
+        r.status in ("unknown", "ambiguous") or (r.status == "undeclared" and required)
+        for r in results
+    ]
+    for position in column.rows_where(refused).tolist():
+        value = column.at(position)
+        result = results[column.codes[position]]
+        row, owner = sf.row(position), owner_of[position]
         if result.status in ("unknown", "ambiguous"):
             code = "ambiguous-country" if result.status == "ambiguous" else "unknown-country"
             sf.add(code, "error", f"{name}: {result.message}", row, name, value, owner)
-        elif result.status == "undeclared" and required:
+        else:
             sf.add(
                 "undeclared-country",
                 "error",
@@ -392,76 +565,59 @@ def convert_countries(sf: SheetFrame, name: str, owner_of: list[Any], required: 
                 value,
                 owner,
             )
-        codes.append(result.code)
-    return pd.Series(codes, index=sf.frame.index, dtype=object)
+    return pd.Series(column.spread([r.code for r in results]), index=sf.index, dtype=object)
 
 
-def convert_numbers(sf: SheetFrame, name: str, owner_of: list[Any]) -> pd.Series:
-    out: list[float | None] = []
-    for value, row, owner in zip(
-        sf.frame[name].tolist(), sf.frame["_row"].tolist(), owner_of, strict=True
-    ):
-        number, ok = _number(value)
+def convert_numbers(sf: SheetFrame, name: str, owner_of: Sequence[Any]) -> pd.Series:
+    column = sf.cells[name]
+    parsed = [_number(v) for v in column.values]
+    bad = [not ok or (number is not None and number < 0) for number, ok in parsed]
+    out = _floats([n if ok and (n is None or n >= 0) else None for n, ok in parsed])
+    for position in column.rows_where(bad).tolist():
+        value = column.at(position)
+        number, ok = parsed[column.codes[position]]
         if not ok:
-            sf.add(
-                "bad-number",
-                "error",
-                f"{name} must be a number, got {value!r}",
-                row,
-                name,
-                value,
-                owner,
-            )
-        elif number is not None and number < 0:
-            sf.add(
-                "negative-number",
-                "error",
-                f"{name} must be ≥ 0, got {value!r}",
-                row,
-                name,
-                value,
-                owner,
-            )
-            number = None
-        out.append(number)
-    return pd.Series(out, index=sf.frame.index, dtype="float64")
+            code, message = "bad-number", f"{name} must be a number, got {value!r}"
+        else:
+            code, message = "negative-number", f"{name} must be ≥ 0, got {value!r}"
+        sf.add(code, "error", message, sf.row(position), name, value, owner_of[position])
+    return pd.Series(out[column.codes], index=sf.index, dtype="float64")
 
 
 def convert_vocab(
     sf: SheetFrame,
     name: str,
-    owner_of: list[Any],
+    owner_of: Sequence[Any],
     lookup: dict[str, str],
     code: str,
     allowed: Iterable[str],
 ) -> pd.Series:
-    out: list[str | None] = []
     allowed_text = ", ".join(allowed)
-    values = sf.frame[name].tolist()
-    cache = {v: (_text(v), lookup.get(header_key(_text(v) or ""))) for v in set(values)}
-    for value, row, owner in zip(values, sf.frame["_row"].tolist(), owner_of, strict=True):
-        text, found = cache[value]
-        if text is None:
-            out.append(None)
-            continue
-        if found is None:
-            sf.add(
-                code,
-                "error",
-                f"{name} {text!r} is not one of: {allowed_text}",
-                row,
-                name,
-                value,
-                owner,
-            )
-        out.append(found)
-    return pd.Series(out, index=sf.frame.index, dtype=object)
+    column = sf.cells[name]
+    texts = [_text(v) for v in column.values]
+    found = [lookup.get(header_key(t or "")) for t in texts]
+    unknown = [t is not None and f is None for t, f in zip(texts, found, strict=True)]
+    for position in column.rows_where(unknown).tolist():
+        value = column.at(position)
+        sf.add(
+            code,
+            "error",
+            f"{name} {texts[column.codes[position]]!r} is not one of: {allowed_text}",
+            sf.row(position),
+            name,
+            value,
+            owner_of[position],
+        )
+    return pd.Series(
+        column.spread([f if t is not None else None for t, f in zip(texts, found, strict=True)]),
+        index=sf.index,
+        dtype=object,
+    )
 
 
 def convert_text(sf: SheetFrame, name: str) -> pd.Series:
-    return pd.Series(
-        [_text(v) for v in sf.frame[name].tolist()], index=sf.frame.index, dtype=object
-    )
+    column = sf.cells[name]
+    return pd.Series(column.spread([_text(v) for v in column.values]), index=sf.index, dtype=object)
 
 
 def lei_is_valid(lei: str) -> bool:
@@ -501,10 +657,9 @@ OWNER_TYPE_LOOKUP.update(
 
 def suppliers_records(sf: SheetFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Suppliers sheet → supplier frame and the flat-shortcut sourcing rows."""
-    frame = sf.frame
     ids = convert_text(sf, "supplier_id")
-    owners = ids.tolist()
-    out = pd.DataFrame(index=frame.index)
+    owners = ids.to_numpy(dtype=object)
+    out = pd.DataFrame(index=sf.index)
     out["supplier_id"] = ids
     out["supplier_name"] = convert_text(sf, "supplier_name")
     country = convert_countries(sf, "country", owners, required=False)
@@ -513,15 +668,14 @@ def suppliers_records(sf: SheetFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     out["incorporation_country"] = inc.where(inc.notna(), country)
     out["hq_country"] = hq.where(hq.notna(), country)
     out["country"] = country.where(country.notna(), out["incorporation_country"])
-    for row, sid, c, i, h in zip(
-        frame["_row"],
-        owners,
-        out["country"],
-        out["incorporation_country"],
-        out["hq_country"],
-        strict=True,
-    ):
-        if (c is None or i is None or h is None) and (row, "country") not in sf.flagged:
+    undeclared = (
+        _is_none(out["country"])
+        | _is_none(out["incorporation_country"])
+        | _is_none(out["hq_country"])
+    )
+    for position in np.flatnonzero(undeclared).tolist():
+        row = sf.row(position)
+        if (row, "country") not in sf.flagged:
             sf.add(
                 "undeclared-country",
                 "error",
@@ -529,7 +683,7 @@ def suppliers_records(sf: SheetFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                 row,
                 "country",
                 None,
-                sid,
+                owners[position],
             )
     out["stage"] = convert_vocab(
         sf,
@@ -541,11 +695,12 @@ def suppliers_records(sf: SheetFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     )
     supplies = convert_vocab(
         sf, "supplies_stage", owners, CHAIN_STAGE_LOOKUP, "unknown-stage", STAGES
-    )
-    out["supplies_stage"] = [
-        (s or "magnet") if st == "distributor" else st
-        for st, s in zip(out["stage"], supplies, strict=True)
-    ]
+    ).to_numpy(dtype=object)
+    stage = out["stage"].to_numpy(dtype=object)
+    # A distributor supplies the stage it names, a magnet when it names none.
+    out["supplies_stage"] = np.where(
+        stage == "distributor", np.where(_is_none(supplies), "magnet", supplies), stage
+    ).tolist()
     material = convert_vocab(
         sf, "material", owners, MATERIAL_ALIASES, "unknown-material", ("ndfeb", "smco")
     )
@@ -555,17 +710,21 @@ def suppliers_records(sf: SheetFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     out["parent_name"] = convert_text(sf, "parent_name")
     out["parent_country"] = convert_countries(sf, "parent_country", owners, required=False)
     lei = convert_text(sf, "lei")
-    for row, sid, value in zip(frame["_row"], owners, lei, strict=True):
-        if value is not None and not lei_is_valid(value):
-            sf.add(
-                "bad-lei",
-                "error",
-                f"LEI {value!r} fails the ISO 17442 check (20 characters, MOD 97-10 digits)",
-                row,
-                "lei",
-                value,
-                sid,
-            )
+    lei_cells = sf.cells["lei"]
+    lei_texts = [_text(v) for v in lei_cells.values]
+    for position in lei_cells.rows_where(
+        [t is not None and not lei_is_valid(t) for t in lei_texts]
+    ).tolist():
+        value = lei_texts[lei_cells.codes[position]]
+        sf.add(
+            "bad-lei",
+            "error",
+            f"LEI {value!r} fails the ISO 17442 check (20 characters, MOD 97-10 digits)",
+            sf.row(position),
+            "lei",
+            value,
+            owners[position],
+        )
     out["lei"] = lei.str.upper()
     out["dfars_exception"] = convert_vocab(
         sf, "dfars_exception", owners, EXCEPTION_KEYS, "unknown-exception", DFARS_EXCEPTIONS
@@ -573,17 +732,16 @@ def suppliers_records(sf: SheetFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     out["kind"] = sf.raw.kind
     _locate(out, sf)
     flat_rows: list[dict[str, Any]] = []
-    for fieldname, stage in FLAT_STAGE_FIELDS.items():
+    for fieldname, flat_stage in FLAT_STAGE_FIELDS.items():
         if fieldname not in sf.positions:
             continue
         codes = convert_countries(sf, fieldname, owners, required=False)
-        for idx, value in frame[fieldname].items():
-            if _text(value) is None:
-                continue
+        cells = sf.cells[fieldname]
+        for idx in cells.rows_where([_text(v) is not None for v in cells.values]).tolist():
             flat_rows.append(
                 {
                     "supplier_id": ids[idx],
-                    "stage": stage,
+                    "stage": flat_stage,
                     "country": codes[idx],
                     "share": 1.0,
                     "facility": None,
@@ -592,7 +750,7 @@ def suppliers_records(sf: SheetFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                     "share_basis": "flat",
                     "_file": sf.raw.file,
                     "_sheet": sf.raw.sheet,
-                    "_row": int(frame.at[idx, "_row"]),
+                    "_row": sf.row(idx),
                     "_field": fieldname,
                 }
             )
@@ -602,10 +760,9 @@ def suppliers_records(sf: SheetFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def sourcing_records(sf: SheetFrame) -> pd.DataFrame:
-    frame = sf.frame
     ids = convert_text(sf, "supplier_id")
-    owners = ids.tolist()
-    out = pd.DataFrame(index=frame.index)
+    owners = ids.to_numpy(dtype=object)
+    out = pd.DataFrame(index=sf.index)
     out["supplier_id"] = ids
     out["stage"] = convert_vocab(
         sf, "stage", owners, SOURCE_STAGE_LOOKUP, "unknown-stage", (*STAGES, "recycling")
@@ -623,10 +780,9 @@ def sourcing_records(sf: SheetFrame) -> pd.DataFrame:
 
 
 def ownership_records(sf: SheetFrame) -> pd.DataFrame:
-    frame = sf.frame
     entity = convert_text(sf, "entity")
-    owners = entity.tolist()
-    out = pd.DataFrame(index=frame.index)
+    owners = entity.to_numpy(dtype=object)
+    out = pd.DataFrame(index=sf.index)
     out["entity"] = entity
     out["owner"] = convert_text(sf, "owner")
     out["owner_country"] = convert_countries(sf, "owner_country", owners, required=False)
@@ -635,10 +791,9 @@ def ownership_records(sf: SheetFrame) -> pd.DataFrame:
     )
     for name in ("equity", "voting", "board", "debt"):
         out[name] = convert_percent_column(sf, f"{name}_pct", owners)
+    officer = sf.cells["appoints_officer"]
     flags: list[bool | None] = []
-    for value, row, owner in zip(
-        frame["appoints_officer"].tolist(), frame["_row"].tolist(), owners, strict=True
-    ):
+    for value in officer.values:
         text = _text(value)
         if text is None:
             flags.append(None)
@@ -647,17 +802,22 @@ def ownership_records(sf: SheetFrame) -> pd.DataFrame:
         elif text.lower() in FALSE_WORDS:
             flags.append(False)
         else:
-            sf.add(
-                "bad-boolean",
-                "error",
-                f"appoints_officer must be yes or no, got {value!r}",
-                row,
-                "appoints_officer",
-                value,
-                owner,
-            )
             flags.append(None)
-    out["appoints_officer"] = pd.Series(flags, index=frame.index, dtype=object)
+    unreadable = [
+        _text(v) is not None and f is None for v, f in zip(officer.values, flags, strict=True)
+    ]
+    for position in officer.rows_where(unreadable).tolist():
+        value = officer.at(position)
+        sf.add(
+            "bad-boolean",
+            "error",
+            f"appoints_officer must be yes or no, got {value!r}",
+            sf.row(position),
+            "appoints_officer",
+            value,
+            owners[position],
+        )
+    out["appoints_officer"] = pd.Series(officer.spread(flags), index=sf.index, dtype=object)
     _locate(out, sf)
     _pandera(sf, out, OWNERSHIP_MODEL, owners)
     return out
@@ -666,7 +826,7 @@ def ownership_records(sf: SheetFrame) -> pd.DataFrame:
 def _locate(out: pd.DataFrame, sf: SheetFrame) -> None:
     out["_file"] = sf.raw.file
     out["_sheet"] = sf.raw.sheet
-    out["_row"] = sf.frame["_row"].astype("int64")
+    out["_row"] = pd.Series(sf.rows, index=sf.index, dtype="int64")
 
 
 PANDERA_CODES = {
@@ -678,10 +838,44 @@ PANDERA_CODES = {
 }
 
 
+def _may_fail(out: pd.DataFrame, model: pa.DataFrameSchema) -> bool:
+    """Whether some cell could fail the model's checks (its column dtypes never make issues).
+
+    Converters leave few cells for pandera to refuse; when none can fail, its pass over a
+    million rows is skipped. Any check not understood here sends the frame to pandera.
+    """
+    for name, column in model.columns.items():
+        if name not in out:
+            return True
+        series = out[name]
+        missing = series.isna()
+        if not column.nullable and missing.any():
+            return True
+        if column.unique and series.duplicated(keep=False).any():
+            return True
+        present = series[~missing]
+        for check in column.checks:
+            stats = check.statistics or {}
+            if check.name == "isin":
+                if not present.isin(stats["allowed_values"]).all():
+                    return True
+            elif check.name == "greater_than_or_equal_to":
+                if not (present >= stats["min_value"]).all():
+                    return True
+            elif check.name == "less_than_or_equal_to":
+                if not (present <= stats["max_value"]).all():
+                    return True
+            else:
+                return True
+    return False
+
+
 def _pandera(
-    sf: SheetFrame, out: pd.DataFrame, model: pa.DataFrameSchema, owners: list[Any]
+    sf: SheetFrame, out: pd.DataFrame, model: pa.DataFrameSchema, owners: Sequence[Any]
 ) -> None:
     """Run the sheet's pandera model lazily; each failure case becomes a located Issue."""
+    if not _may_fail(out, model):
+        return
     try:
         model.validate(out, lazy=True)
         return
@@ -699,7 +893,7 @@ def _pandera(
             continue  # a converter already said what is wrong with this cell
         check_name = check.split("(")[0]
         code = PANDERA_CODES.get(check_name, "missing-value")
-        value = sf.frame.at[index, column] if column in sf.frame else None
+        value = sf.cells[column].at(index) if column in sf.cells else None
         if code == "missing-value":
             message = f"{column} is required"
         elif code == "duplicate-id":
