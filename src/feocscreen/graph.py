@@ -358,7 +358,11 @@ def build_chains(portfolio: Portfolio) -> Chains:
     links = links.join(factor, on=["supplier_id", "pos"])
     links = links.assign(weight=links["share"] * links["factor"])
     parts: list[pd.DataFrame] = [base]
-    done = base[level[base["supplier_id"].to_numpy()] == 0]
+    # ``done`` holds the resolved rows of suppliers that others buy from: only those are merged.
+    needed = np.zeros(len(ids), dtype=bool)
+    needed[links["upstream"].to_numpy()] = True
+    base_codes = base["supplier_id"].to_numpy()
+    done = base[(level[base_codes] == 0) & needed[base_codes]]
     max_level = int(level.max()) if len(level) else 0
     for depth in [*range(1, max_level + 1), -1]:
         members = np.flatnonzero(level == depth)
@@ -405,19 +409,17 @@ def build_chains(portfolio: Portfolio) -> Chains:
         new = pd.concat([_empty_detail(), inherited, looped], ignore_index=True)
         new["supplier_id"] = new["supplier_id"].astype("int64")
         parts.append(new)
-        member_rows = pd.concat([base[base["supplier_id"].isin(members)], new], ignore_index=True)
-        done = pd.concat([done, member_rows], ignore_index=True)
+        is_member = np.zeros(len(ids), dtype=bool)
+        is_member[members] = True
+        upstream_rows = [
+            base[is_member[base_codes] & needed[base_codes]],
+            new[needed[new["supplier_id"].to_numpy()]],
+        ]
+        done = pd.concat([done, *upstream_rows], ignore_index=True)
 
-    detail = pd.concat(parts, ignore_index=True)
-    detail = detail[detail["share"] > _EPS]
-    detail = detail[detail["pos"].to_numpy() <= top_arr[detail["supplier_id"].to_numpy()]]
-    detail = (
-        detail.groupby(["supplier_id", "pos", "country", "via", "row"], sort=True)["share"]
-        .sum()
-        .reset_index()
-    )
+    detail = _detail(parts, top_arr)
     distribution = (
-        detail.groupby(["supplier_id", "pos", "country"], sort=True)["share"].sum().reset_index()
+        detail.groupby(["supplier_id", "pos", "country"], sort=False)["share"].sum().reset_index()
     )
     dist_start = _starts(distribution["supplier_id"].to_numpy(), len(ids))
     distribution = distribution.assign(supplier_id=names[distribution["supplier_id"].to_numpy()])
@@ -441,6 +443,41 @@ def build_chains(portfolio: Portfolio) -> Chains:
         _starts(detail["supplier_id"].to_numpy(), len(ids)),
         code,
     )
+
+
+DETAIL_KEYS = ["supplier_id", "pos", "country", "via", "row"]
+
+
+def _detail(parts: list[pd.DataFrame], top: np.ndarray) -> pd.DataFrame:
+    """Every share with the row and path behind it, one row per key, sorted by key.
+
+    The first part (own rows and remainders) has one row per key already; each later
+    part (a level's inherited rows) is summed on its own, since a supplier's inherited
+    rows all come from its one level. Sorting uses order-preserving integer codes of the
+    text keys, which costs far less time and memory than sorting the text.
+    """
+    kept = []
+    for index, part in enumerate(parts):
+        part = part[
+            (part["share"].to_numpy() > _EPS)
+            & (part["pos"].to_numpy() <= top[part["supplier_id"].to_numpy()])
+        ]
+        if index:
+            part = part.groupby(DETAIL_KEYS, sort=False)["share"].sum().reset_index()
+        kept.append(part[[*DETAIL_KEYS, "share"]])
+    detail = pd.concat(kept, ignore_index=True)
+    country = pd.factorize(detail["country"].to_numpy(dtype=object), sort=True)[0]
+    via = pd.factorize(detail["via"].to_numpy(dtype=object), sort=True)[0]
+    order = np.lexsort(
+        (
+            detail["row"].to_numpy(),
+            via,
+            country,
+            detail["pos"].to_numpy(),
+            detail["supplier_id"].to_numpy(),
+        )
+    )
+    return detail.take(order).reset_index(drop=True)
 
 
 def _starts(codes: np.ndarray, count: int) -> np.ndarray:
