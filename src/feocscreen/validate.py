@@ -1062,8 +1062,9 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def assemble(bag: Collected) -> Portfolio:
     """Merge every file's rows, run the cross-sheet checks, and set aside broken suppliers.
 
-    Checks are vectorised over the whole portfolio; Python loops run only over the rows
-    that have a problem.
+    Checks are vectorised over the whole portfolio, on integer codes of supplier ids and
+    stages rather than on the strings; Python loops run only over the rows that have a
+    problem.
     """
     suppliers = _concat(bag.suppliers, SUPPLIER_COLUMNS)
     sourcing = _concat(bag.sourcing, (*SOURCING_COLUMNS, "_field"))
@@ -1099,31 +1100,38 @@ def assemble(bag: Collected) -> Portfolio:
 
     # Duplicate ids across files: an error naming both files.
     known = suppliers[suppliers["supplier_id"].notna()]
-    files_per_id = known.groupby("supplier_id")["_file"].nunique()
-    shared = files_per_id[files_per_id > 1].index
-    for row in _records(known[known["supplier_id"].isin(shared)]):
-        sid = row["supplier_id"]
-        files = sorted(set(known.loc[known["supplier_id"] == sid, "_file"]))
-        issues.append(
-            (
-                located(
-                    "duplicate-supplier-across-files",
-                    "error",
-                    f"supplier_id {sid!r} is in {' and '.join(files)}; ids must be unique across the "
-                    "portfolio",
-                    row,
-                    "supplier_id",
+    if known["_file"].nunique() > 1:
+        files_per_id = known.groupby("supplier_id")["_file"].nunique()
+        twice = known[known["supplier_id"].isin(files_per_id.index[files_per_id > 1])]
+        shared = twice.groupby("supplier_id")["_file"].agg(lambda f: sorted(set(f)))
+        for row in _records(twice):
+            sid = row["supplier_id"]
+            issues.append(
+                (
+                    located(
+                        "duplicate-supplier-across-files",
+                        "error",
+                        f"supplier_id {sid!r} is in {' and '.join(shared[sid])}; ids must be "
+                        "unique across the portfolio",
+                        row,
+                        "supplier_id",
+                        sid,
+                    ),
                     sid,
-                ),
-                sid,
-                "Suppliers",
+                    "Suppliers",
+                )
             )
-        )
     supplier_ids = set(known["supplier_id"])
 
     # Sourcing: references, flat/sheet conflicts, blank shares, sums per stage.
-    sourcing = sourcing[sourcing["supplier_id"].notna()].copy()
-    for row in _records(sourcing[~sourcing["supplier_id"].isin(supplier_ids)]):
+    named = sourcing["supplier_id"].notna()
+    if not named.all():
+        sourcing = sourcing[named]
+    sourcing = sourcing.reset_index(drop=True)
+    sid = _Codes(sourcing["supplier_id"])
+    upstream_ids = _Codes(sourcing["upstream_supplier_id"])
+    is_supplier = sid.member(supplier_ids)
+    for row in _records(sourcing[~is_supplier]):
         issues.append(
             (
                 located(
@@ -1138,8 +1146,8 @@ def assemble(bag: Collected) -> Portfolio:
                 "Sourcing",
             )
         )
-    has_upstream = sourcing["upstream_supplier_id"].notna()
-    dangling_ref = has_upstream & ~sourcing["upstream_supplier_id"].isin(supplier_ids)
+    has_upstream = upstream_ids.codes >= 0
+    dangling_ref = has_upstream & ~upstream_ids.member(supplier_ids)
     for row in _records(sourcing[dangling_ref]):
         issues.append(
             (
@@ -1156,13 +1164,15 @@ def assemble(bag: Collected) -> Portfolio:
             )
         )
     if len(sourcing):
+        stage = _Codes(sourcing["stage"])
         # Recycled feedstock stands at the mining position: their shares add up together.
-        position = sourcing["stage"].replace({"recycling": "mining"})
-        pair = sourcing["supplier_id"].astype(str) + "\x1f" + position.astype(str)
-        is_flat = sourcing["share_basis"] == "flat"
-        is_declared = sourcing["share_basis"] == "declared"
-        exact = sourcing["supplier_id"].astype(str) + "\x1f" + sourcing["stage"].astype(str)
-        in_conflict = exact.isin(set(exact[is_flat]) & set(exact[is_declared]))
+        position = stage.relabel({"recycling": "mining"})
+        pair = sid.pair(position)  # -1 where the stage is blank
+        exact = sid.pair(stage)
+        is_flat = (sourcing["share_basis"] == "flat").to_numpy(dtype=bool)
+        is_declared = (sourcing["share_basis"] == "declared").to_numpy(dtype=bool)
+        both = np.intersect1d(exact[is_flat & (exact >= 0)], exact[is_declared & (exact >= 0)])
+        in_conflict = (exact >= 0) & np.isin(exact, both)
         for row in _records(sourcing[is_declared & in_conflict]):
             issues.append(
                 (
@@ -1179,10 +1189,13 @@ def assemble(bag: Collected) -> Portfolio:
                     "Sourcing",
                 )
             )
-        counts = pair.map(pair.value_counts())
-        blank = sourcing["share"].isna()
-        sourcing.loc[blank & (counts == 1), "share"] = 1.0
-        for row in _records(sourcing[blank & (counts > 1) & sourcing["stage"].notna()]):
+        counts = np.zeros(len(pair), dtype=np.int64)
+        staged = pair >= 0
+        counts[staged] = np.bincount(pair[staged])[pair[staged]]
+        blank = sourcing["share"].isna().to_numpy(dtype=bool)
+        if (blank & (counts == 1)).any():
+            sourcing.loc[blank & (counts == 1), "share"] = 1.0
+        for row in _records(sourcing[blank & (counts > 1) & staged]):
             issues.append(
                 (
                     located(
@@ -1196,34 +1209,39 @@ def assemble(bag: Collected) -> Portfolio:
                     "Sourcing",
                 )
             )
-        valid = sourcing[
-            sourcing["stage"].notna()
-            & sourcing["share"].notna()
-            & sourcing["supplier_id"].isin(supplier_ids)
-            & ~(is_flat & in_conflict)
-        ]
-        grouped = valid.assign(stage=position[valid.index]).groupby(
-            ["supplier_id", "stage"], sort=True
-        )
-        totals = grouped["share"].sum()
+        shares = sourcing["share"].to_numpy(dtype=np.float64)
+        valid = np.flatnonzero(staged & ~np.isnan(shares) & is_supplier & ~(is_flat & in_conflict))
+        keys = pair[valid]
+        # Summed per (supplier, position) in row order, as a group-by on the two columns would.
+        totals = pd.Series(shares[valid]).groupby(keys, sort=False).sum()
         off = totals[(totals > 1 + SHARE_TOLERANCE) | (totals < 1 - SHARE_TOLERANCE)]
         if len(off):
-            first = grouped.head(1).set_index(["supplier_id", "stage"]).loc[off.index]
-            for (sid, stage), total, row in zip(
-                off.index, off.tolist(), first.reset_index().to_dict("records"), strict=True
-            ):
+            unique_keys, first_rows = np.unique(keys, return_index=True)
+            first_of = dict(zip(unique_keys.tolist(), first_rows.tolist(), strict=True))
+            groups = sorted(
+                (
+                    sid.values[key // position.size],
+                    position.values[key % position.size],
+                    key,
+                    total,
+                )
+                for key, total in zip(off.index.tolist(), off.tolist(), strict=True)
+            )
+            for sid_value, stage_value, key, total in groups:
+                row = _row_at(sourcing, int(valid[first_of[key]]))
                 if total > 1 + SHARE_TOLERANCE:
                     issues.append(
                         (
                             located(
                                 "shares-over-100",
                                 "error",
-                                f"{stage} shares of {sid} add to {total * 100:.1f} % (over 100 %)",
+                                f"{stage_value} shares of {sid_value} add to {total * 100:.1f} % "
+                                "(over 100 %)",
                                 row,
                                 "share_pct",
                                 round(total * 100, 3),
                             ),
-                            sid,
+                            sid_value,
                             "Sourcing",
                         )
                     )
@@ -1233,23 +1251,25 @@ def assemble(bag: Collected) -> Portfolio:
                             located(
                                 "shares-under-100",
                                 "warning",
-                                f"{stage} shares of {sid} add to {total * 100:.1f} %; the remaining "
-                                f"{(1 - total) * 100:.1f} % is unverified",
+                                f"{stage_value} shares of {sid_value} add to {total * 100:.1f} %; "
+                                f"the remaining {(1 - total) * 100:.1f} % is unverified",
                                 row,
                                 "share_pct",
                                 round(total * 100, 3),
                             ),
-                            sid,
+                            sid_value,
                             "Sourcing",
                         )
                     )
 
     # Upstream cycles: every supplier on the loop is named.
-    upstream = sourcing[has_upstream.reindex(sourcing.index, fill_value=False)]
+    upstream = sourcing[has_upstream]
     links: dict[str, set[str]] = defaultdict(set)
-    for sid, up in zip(upstream["supplier_id"], upstream["upstream_supplier_id"], strict=True):
+    for sid_value, up in zip(
+        upstream["supplier_id"], upstream["upstream_supplier_id"], strict=True
+    ):
         if up in supplier_ids:
-            links[sid].add(up)
+            links[sid_value].add(up)
     for loop in find_cycles(links):
         text = " → ".join([*loop, loop[0]])
         on_loop = upstream[
@@ -1273,9 +1293,16 @@ def assemble(bag: Collected) -> Portfolio:
 
     # Ownership: entity references, owner cycles, state-owned owners with no rows.
     ownership = ownership[ownership["entity"].notna() & ownership["owner"].notna()].copy()
-    entity_key = ownership["entity"].map(lambda e: _entity_key(e, supplier_ids))
-    owner_key = ownership["owner"].map(lambda o: _entity_key(o, supplier_ids))
-    unknown_entity = ~ownership["entity"].isin(supplier_ids) & ~entity_key.isin(set(owner_key))
+    entities = _Codes(ownership["entity"])
+    owners = _Codes(ownership["owner"])
+    entity_keys_of = [_entity_key(e, supplier_ids) for e in entities.values]
+    owner_keys_of = [_entity_key(o, supplier_ids) for o in owners.values]
+    entity_key = entities.spread(entity_keys_of)
+    owner_key = owners.spread(owner_keys_of)
+    owner_keys = set(owner_keys_of)
+    unknown_entity = ~entities.member(supplier_ids) & ~entities.spread_flags(
+        [k in owner_keys for k in entity_keys_of]
+    )
     for row in _records(ownership[unknown_entity]):
         issues.append(
             (
@@ -1292,11 +1319,14 @@ def assemble(bag: Collected) -> Portfolio:
             )
         )
     holds: dict[str, set[str]] = defaultdict(set)
-    for owner, held in zip(owner_key, entity_key, strict=True):
+    for owner, held in zip(owner_key.tolist(), entity_key.tolist(), strict=True):
         holds[owner].add(held)
     for loop in find_cycles(holds):
         text = " → ".join([*loop, loop[0]])
-        for row in _records(ownership[entity_key.isin(loop)].head(1)):
+        on_loop = set(loop)
+        for row in _records(
+            ownership[entities.spread_flags([k in on_loop for k in entity_keys_of])].head(1)
+        ):
             issues.append(
                 (
                     located(
@@ -1311,8 +1341,11 @@ def assemble(bag: Collected) -> Portfolio:
                     "Ownership",
                 )
             )
-    entity_keys = set(entity_key)
-    state = ownership[(ownership["owner_type"] == "state_owned") & ~owner_key.isin(entity_keys)]
+    entity_keys = set(entity_keys_of)
+    state = ownership[
+        (ownership["owner_type"] == "state_owned").to_numpy(dtype=bool)
+        & ~owners.spread_flags([k in entity_keys for k in owner_keys_of])
+    ]
     for row in _records(state.drop_duplicates(subset=["owner"])):
         issues.append(
             (
@@ -1338,17 +1371,14 @@ def assemble(bag: Collected) -> Portfolio:
         if not issue.is_error or owner is None:
             continue
         if kind == "Ownership":
-            for sid in _held_suppliers(_entity_key(owner, supplier_ids), holds, supplier_ids):
-                blocked[sid].append(issue)
+            for held in _held_suppliers(_entity_key(owner, supplier_ids), holds, supplier_ids):
+                blocked[held].append(issue)
         elif owner in supplier_ids:
             blocked[owner].append(issue)
     screened = supplier_ids - set(blocked)
+    is_screened = sid.member(screened)
     # A supplier linked to an unscreened upstream keeps screening; that share becomes unverified.
-    dangling = (
-        sourcing["upstream_supplier_id"].notna()
-        & ~sourcing["upstream_supplier_id"].isin(screened)
-        & sourcing["supplier_id"].isin(screened)
-    )
+    dangling = has_upstream & ~upstream_ids.member(screened) & is_screened
     for row in _records(sourcing[dangling]):
         all_issues.append(
             located(
@@ -1361,26 +1391,68 @@ def assemble(bag: Collected) -> Portfolio:
                 row["upstream_supplier_id"],
             )
         )
-    sourcing.loc[dangling, ["upstream_supplier_id", "country"]] = None
+    if dangling.any():
+        sourcing.loc[dangling, ["upstream_supplier_id", "country"]] = None
     final_suppliers = suppliers[suppliers["supplier_id"].isin(screened)].drop_duplicates(
         "supplier_id"
     )
     final_sourcing = sourcing[
-        sourcing["supplier_id"].isin(screened)
-        & sourcing["stage"].notna()
-        & sourcing["share"].notna()
+        is_screened & sourcing["stage"].notna().to_numpy() & sourcing["share"].notna().to_numpy()
     ]
     above = _ancestors(screened, holds)
-    final_ownership = ownership[entity_key.isin(above)]
+    final_ownership = ownership[entities.spread_flags([k in above for k in entity_keys_of])]
     return Portfolio(
         suppliers=final_suppliers.reset_index(drop=True),
         sourcing=final_sourcing.reset_index(drop=True),
         ownership=final_ownership.reset_index(drop=True),
         issues=all_issues,
-        not_screened={sid: blocked[sid] for sid in sorted(blocked)},
+        not_screened={s: blocked[s] for s in sorted(blocked)},
         inputs=bag.inputs,
         layouts=layouts,
     )
+
+
+class _Codes:
+    """A column as integer codes over its distinct values (-1 = blank), for set tests and keys."""
+
+    def __init__(self, column: pd.Series) -> None:
+        codes, uniques = pd.factorize(column.astype(object), use_na_sentinel=True)
+        self.codes: npt.NDArray[np.intp] = codes.astype(np.intp)
+        self.values: list[Any] = list(uniques)
+        self.size = max(len(self.values), 1)
+
+    def member(self, allowed: set[Any]) -> npt.NDArray[np.bool_]:
+        """Rows whose value is in the set (blank rows are not)."""
+        return self.spread_flags([v in allowed for v in self.values])
+
+    def spread_flags(self, per_value: Sequence[bool]) -> npt.NDArray[np.bool_]:
+        table = np.append(np.asarray(per_value, dtype=bool), False)  # code -1 → the last
+        return table[self.codes]
+
+    def spread(self, per_value: Sequence[Any]) -> npt.NDArray[np.object_]:
+        table = np.empty(len(per_value) + 1, dtype=object)
+        table[:-1] = list(per_value)
+        return table[self.codes]
+
+    def relabel(self, mapping: dict[Any, Any]) -> _Codes:
+        """The same rows with some values renamed (merging codes where names meet)."""
+        renamed = [mapping.get(v, v) for v in self.values]
+        codes, uniques = pd.factorize(pd.Series(renamed, dtype=object))
+        merged = object.__new__(_Codes)
+        merged.codes = np.where(self.codes >= 0, codes[self.codes], -1).astype(np.intp)
+        merged.values = list(uniques)
+        merged.size = max(len(merged.values), 1)
+        return merged
+
+    def pair(self, other: _Codes) -> npt.NDArray[np.int64]:
+        """One integer per (self, other) value pair; -1 where either is blank."""
+        key = self.codes.astype(np.int64) * other.size + other.codes
+        return np.where((self.codes >= 0) & (other.codes >= 0), key, -1)
+
+
+def _row_at(frame: pd.DataFrame, position: int) -> dict[str, Any]:
+    """One row's location fields, as ``located`` reads them."""
+    return {c: frame[c].iat[position] for c in ("_file", "_sheet", "_row")}
 
 
 def _name_key(name: Any) -> str:
@@ -1410,14 +1482,14 @@ def _ancestors(start: set[str], holds: dict[str, set[str]]) -> set[str]:
     for owner, held in holds.items():
         for h in held:
             parents[h].add(owner)
-    seen: set[str] = set()
-    stack = list(start)
+    seen = set(start)
+    stack = list(start & parents.keys())  # the others add only themselves
     while stack:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        stack.extend(parents.get(node, ()))
+        for parent in parents[stack.pop()]:
+            if parent not in seen:
+                seen.add(parent)
+                if parent in parents:
+                    stack.append(parent)
     return seen
 
 
