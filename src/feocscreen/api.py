@@ -277,7 +277,10 @@ class Screening:
                     listed_owner_names.add(name)
 
         self.graph = OwnershipGraph(
-            portfolio, covered_jurisdiction, str(book.settings["indirect_method"]), listed_owner_names
+            portfolio,
+            covered_jurisdiction,
+            str(book.settings["indirect_method"]),
+            listed_owner_names,
         )
         issues += self.graph.warnings
         self.allied_groups = {
@@ -321,7 +324,7 @@ class Screening:
         tiers = book.scoring["tiers"]
         frame = portfolio.suppliers.assign(_id=portfolio.suppliers["supplier_id"].astype(str))
         frame = frame.set_index("_id").loc[chains.ids] if len(frame) else frame
-        locations = _Locations(portfolio.sourcing)
+        locations = _Locations(portfolio)
         with _timed(self.timings, "evaluating", total=self.count) as handle:
             for start in range(0, self.count, SUPPLIER_BLOCK):
                 stop = min(start + SUPPLIER_BLOCK, self.count)
@@ -347,7 +350,9 @@ class Screening:
                         self.owner_matches,
                         self.graph,
                     )
-                    verdict = evaluate_supplier(book, subject, sid, self.config.as_of, self.horizon_end)
+                    verdict = evaluate_supplier(
+                        book, subject, sid, self.config.as_of, self.horizon_end
+                    )
                     exposure, unverified = chain_figures(chain.stage_country, self.covered_origin)
                     entry = _supplier_entry(
                         record,
@@ -408,19 +413,41 @@ class Screening:
 
 
 class _Locations:
-    """Where each Sourcing row came from (file, sheet, Excel row), as compact arrays."""
+    """The evidence cells of Sourcing rows, from compact arrays (one dict per finding is built,
+    never one per row): file and sheet as codes, the Excel row as a number."""
 
-    def __init__(self, sourcing: pd.DataFrame) -> None:
-        self.file_code, self.files = pd.factorize(sourcing["_file"], use_na_sentinel=True)
-        self.sheet_code, self.sheets = pd.factorize(sourcing["_sheet"], use_na_sentinel=True)
+    def __init__(self, portfolio: Portfolio) -> None:
+        sourcing = portfolio.sourcing
+        file_code, files = pd.factorize(sourcing["_file"], use_na_sentinel=True)
+        sheet_code, sheets = pd.factorize(sourcing["_sheet"], use_na_sentinel=True)
+        self.file_code, self.sheet_code = file_code, sheet_code
+        self.files = [str(f) for f in files]
+        self.sheets = [str(s) for s in sheets]
         self.rows = pd.to_numeric(sourcing["_row"], errors="coerce").to_numpy(dtype="float64")
+        self.layouts = portfolio.layouts
+        self._letters: dict[tuple[int, int, str], str | None] = {}
 
-    def loc(self, index: int) -> dict[str, Any]:
-        f, sh, row = self.file_code[index], self.sheet_code[index], self.rows[index]
+    def evidence(self, index: int, column: str) -> dict[str, Any]:
+        """What ``_evidence`` gives for that row's cell in ``column``."""
+        f, sh, row = int(self.file_code[index]), int(self.sheet_code[index]), self.rows[index]
+        if f < 0 or row != row:  # no file, or a NaN row
+            return {"file": None, "sheet": None, "row": None, "column": column, "cell": None}
+        file, sheet = self.files[f], self.sheets[sh] if sh >= 0 else None
+        key = (f, sh, column)
+        if key not in self._letters:
+            layout = self.layouts.get((file, sheet)) if sheet is not None else None
+            self._letters[key] = (
+                layout.columns[column][1]
+                if layout is not None and column in layout.columns
+                else None
+            )
+        letter, number = self._letters[key], int(row)
         return {
-            "_file": None if f < 0 else self.files[f],
-            "_sheet": None if sh < 0 else self.sheets[sh],
-            "_row": None if row != row else int(row),
+            "file": file,
+            "sheet": str(sheet),
+            "row": number,
+            "column": column,
+            "cell": None if letter is None else f"{letter}{number}",
         }
 
 
@@ -578,12 +605,10 @@ def _subject(
         stage: str, country: str
     ) -> tuple[tuple[dict[str, Any], ...], tuple[tuple[str, ...], ...]]:
         rows = chain.evidence_rows.get((stage, country), ())
-        evidence = [_evidence(portfolio, locations.loc(r), "country") for r in rows]
+        evidence = [locations.evidence(r, "country") for r in rows]
         if country == UNVERIFIED:
             declared = () if rows else chain.stage_rows.get(stage, ())
-            evidence += [
-                _evidence(portfolio, locations.loc(r), "share") for r in sorted(set(declared))
-            ]
+            evidence += [locations.evidence(r, "share") for r in sorted(set(declared))]
             if not evidence:
                 evidence.append(_evidence(portfolio, record, "stage"))
         return tuple(evidence), chain.paths.get((stage, country), ())
