@@ -178,8 +178,12 @@ class _ReportWriter:
         self._asks: list[tuple[int, int, tuple[str, str, str, str, str]]] = []  # max-heap
         self._ask_total = 0
         self.tables = {
-            "Suppliers": _Table(self, "Suppliers", SUPPLIER_COLUMNS, "No supplier could be screened."),
-            "Findings": _Table(self, "Findings", FINDING_COLUMNS, "No rule fired for any supplier."),
+            "Suppliers": _Table(
+                self, "Suppliers", SUPPLIER_COLUMNS, "No supplier could be screened."
+            ),
+            "Findings": _Table(
+                self, "Findings", FINDING_COLUMNS, "No rule fired for any supplier."
+            ),
             "Ownership": _Table(self, "Ownership", OWNERSHIP_COLUMNS, "No supplier was screened."),
         }
         no_matches = (
@@ -671,7 +675,9 @@ class _ReportWriter:
         for finding in supplier.get("findings") or []:
             state = finding_state(finding)
             if state == "upcoming":
-                plan = f"Plan for {finding.get('effective_from')}: {clean_text(finding.get('title'))}"
+                plan = (
+                    f"Plan for {finding.get('effective_from')}: {clean_text(finding.get('title'))}"
+                )
                 upcoming.setdefault(plan, []).append(clean_text(finding.get("message")))
             advice = clean_text(finding.get("advice"))
             if state == "active" and advice and advice not in advised and not gaps:
@@ -837,9 +843,7 @@ class _ReportWriter:
             if isinstance(path, Mapping):
                 steps = path.get("path") or path.get("steps") or []
                 text = (
-                    " → ".join(clean_text(s) for s in steps)
-                    if isinstance(steps, list)
-                    else steps
+                    " → ".join(clean_text(s) for s in steps) if isinstance(steps, list) else steps
                 )
                 yield [*base, path.get("measure"), _fraction(path.get("share")), text]
             else:
