@@ -37,6 +37,7 @@ from .ingest import (
 )
 from .models import DFARS_EXCEPTIONS, OWNER_TYPES, STAGES, Issue
 from .portfolio import (
+    LOCATION_COLUMNS,
     OWNERSHIP_COLUMNS,
     SOURCING_COLUMNS,
     SUPPLIER_COLUMNS,
@@ -417,6 +418,16 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
+def _texts(values: list[Any]) -> list[str | None]:
+    """``_text`` of many values, with text cells (most of them) handled inline."""
+    return [v.strip() or None if v.__class__ is str else _text(v) for v in values]
+
+
+def _is_float(value: Any) -> bool:
+    """A float that is a number (not NaN): ``_number`` would give it back as it is."""
+    return value.__class__ is float and value == value
+
+
 _NUMBER_JUNK = re.compile(r"[\s,_$€£¥]|usd|eur|kg", re.IGNORECASE)
 
 
@@ -468,7 +479,7 @@ def _used(column: CellColumn) -> npt.NDArray[np.bool_]:
 def convert_percent_column(sf: SheetFrame, name: str, owner_of: Sequence[Any]) -> pd.Series:
     """Percent cells → fractions 0–1 by DESIGN's rule (see README 'Shares')."""
     column = sf.cells[name]
-    parsed = [_percent_text(v) for v in column.values]
+    parsed = [(v, False, True) if _is_float(v) else _percent_text(v) for v in column.values]
     used = _used(column)
     numeric_plain = [
         p[0]
@@ -543,7 +554,7 @@ def convert_countries(
 ) -> pd.Series:
     """Country cells → ISO alpha-2 (None = undeclared); unknown or ambiguous → error."""
     column = sf.cells[name]
-    results = [to_alpha2(_text(v)) for v in column.values]
+    results = [to_alpha2(t) for t in _texts(column.values)]
     refused = [
         r.status in ("unknown", "ambiguous") or (r.status == "undeclared" and required)
         for r in results
@@ -570,7 +581,7 @@ def convert_countries(
 
 def convert_numbers(sf: SheetFrame, name: str, owner_of: Sequence[Any]) -> pd.Series:
     column = sf.cells[name]
-    parsed = [_number(v) for v in column.values]
+    parsed = [(v, True) if _is_float(v) else _number(v) for v in column.values]
     bad = [not ok or (number is not None and number < 0) for number, ok in parsed]
     out = _floats([n if ok and (n is None or n >= 0) else None for n, ok in parsed])
     for position in column.rows_where(bad).tolist():
@@ -594,7 +605,7 @@ def convert_vocab(
 ) -> pd.Series:
     allowed_text = ", ".join(allowed)
     column = sf.cells[name]
-    texts = [_text(v) for v in column.values]
+    texts = _texts(column.values)
     found = [lookup.get(header_key(t or "")) for t in texts]
     unknown = [t is not None and f is None for t, f in zip(texts, found, strict=True)]
     for position in column.rows_where(unknown).tolist():
@@ -617,7 +628,7 @@ def convert_vocab(
 
 def convert_text(sf: SheetFrame, name: str) -> pd.Series:
     column = sf.cells[name]
-    return pd.Series(column.spread([_text(v) for v in column.values]), index=sf.index, dtype=object)
+    return pd.Series(column.spread(_texts(column.values)), index=sf.index, dtype=object)
 
 
 def lei_is_valid(lei: str) -> bool:
@@ -711,7 +722,7 @@ def suppliers_records(sf: SheetFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     out["parent_country"] = convert_countries(sf, "parent_country", owners, required=False)
     lei = convert_text(sf, "lei")
     lei_cells = sf.cells["lei"]
-    lei_texts = [_text(v) for v in lei_cells.values]
+    lei_texts = _texts(lei_cells.values)
     for position in lei_cells.rows_where(
         [t is not None and not lei_is_valid(t) for t in lei_texts]
     ).tolist():
@@ -1171,8 +1182,12 @@ def assemble(bag: Collected) -> Portfolio:
         exact = sid.pair(stage)
         is_flat = (sourcing["share_basis"] == "flat").to_numpy(dtype=bool)
         is_declared = (sourcing["share_basis"] == "declared").to_numpy(dtype=bool)
-        both = np.intersect1d(exact[is_flat & (exact >= 0)], exact[is_declared & (exact >= 0)])
-        in_conflict = (exact >= 0) & np.isin(exact, both)
+        in_conflict = np.zeros(len(exact), dtype=bool)
+        flat_keys = np.unique(exact[is_flat & (exact >= 0)])  # few: flat columns are a shortcut
+        if len(flat_keys):
+            in_flat = np.isin(exact, flat_keys)
+            both = np.unique(exact[is_declared & in_flat])
+            in_conflict = in_flat & np.isin(exact, both)
         for row in _records(sourcing[is_declared & in_conflict]):
             issues.append(
                 (
@@ -1227,8 +1242,9 @@ def assemble(bag: Collected) -> Portfolio:
                 )
                 for key, total in zip(off.index.tolist(), off.tolist(), strict=True)
             )
+            where = _Locations(sourcing)
             for sid_value, stage_value, key, total in groups:
-                row = _row_at(sourcing, int(valid[first_of[key]]))
+                row = where.row(int(valid[first_of[key]]))
                 if total > 1 + SHARE_TOLERANCE:
                     issues.append(
                         (
@@ -1450,9 +1466,14 @@ class _Codes:
         return np.where((self.codes >= 0) & (other.codes >= 0), key, -1)
 
 
-def _row_at(frame: pd.DataFrame, position: int) -> dict[str, Any]:
-    """One row's location fields, as ``located`` reads them."""
-    return {c: frame[c].iat[position] for c in ("_file", "_sheet", "_row")}
+class _Locations:
+    """The location fields of a frame's rows, as ``located`` reads them, by position."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.columns = {c: frame[c].to_numpy(dtype=object) for c in LOCATION_COLUMNS}
+
+    def row(self, position: int) -> dict[str, Any]:
+        return {c: values[position] for c, values in self.columns.items()}
 
 
 def _name_key(name: Any) -> str:
