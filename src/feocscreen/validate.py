@@ -1418,14 +1418,28 @@ def assemble(bag: Collected) -> Portfolio:
     above = _ancestors(screened, holds)
     final_ownership = ownership[entities.spread_flags([k in above for k in entity_keys_of])]
     return Portfolio(
-        suppliers=final_suppliers.reset_index(drop=True),
-        sourcing=final_sourcing.reset_index(drop=True),
-        ownership=final_ownership.reset_index(drop=True),
+        suppliers=_compact(final_suppliers),
+        sourcing=_compact(final_sourcing),
+        ownership=_compact(final_ownership),
         issues=all_issues,
         not_screened={s: blocked[s] for s in sorted(blocked)},
         inputs=bag.inputs,
         layouts=layouts,
     )
+
+
+# Columns holding a handful of labels repeated on every row (where a row came from, how a
+# share was given): kept as categories, a byte or two per row instead of the text.
+LABEL_COLUMNS = ("_file", "_sheet", "kind", "share_basis", "_field")
+
+
+def _compact(frame: pd.DataFrame) -> pd.DataFrame:
+    """A final frame renumbered from 0, its label columns as categories (same values)."""
+    frame = frame.reset_index(drop=True)
+    for name in LABEL_COLUMNS:
+        if name in frame:
+            frame[name] = frame[name].astype("category")
+    return frame
 
 
 class _Codes:
