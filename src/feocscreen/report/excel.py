@@ -95,6 +95,7 @@ ASK_LIMIT = 200  # questions on the Summary sheet; the worst tiers first
 ROW_FIT_LIMIT = 5_000  # rows sized to their text; past this (never printed) rows keep the default,
 # because every sized row costs a RowDimension object and memory must stay bounded
 HEADER_HEIGHT = 45
+CELL_CACHE = 20_000  # styled cells kept for reuse (a rule's title recurs on every finding)
 SUBHEADER_HEIGHT = 30  # points: three wrapped lines, so narrow numeric columns keep full headers
 COVERED_FILL = "FFC7CE"
 COVERED_BAR = "C00000"
@@ -254,6 +255,7 @@ class _ReportWriter:
         for style in named:
             self.workbook.add_named_style(style)
         self._style_arrays: dict[tuple[str, bool], StyleArray] = {}
+        self._cells: dict[tuple[Any, ...], Any] = {}  # see styled()
         self._links: dict[str, int] = {}  # hyperlinks written per sheet
 
     def styled(self, ws: WriteOnlyWorksheet, value: Any, style: str, quote: bool = False) -> Any:
@@ -261,10 +263,25 @@ class _ReportWriter:
 
         Cells of one style share one cached style array: assigning a named style by name
         costs a look-up per cell, and a copy per cell costs time on a million-row sheet.
-        Cells here are written once and never restyled, so sharing the array is safe.
+        Equal cells are one object, reused: a write-only sheet writes each cell as it is
+        appended (only its position changes) and nothing restyles it, so sharing is safe;
+        a rule's title, a severity or a supplier's name recurs on thousands of rows.
+        Cells that carry a hyperlink are never shared (see ``fresh``).
         """
-        cell = Cell(ws, row=1, column=1, value=value)  # what WriteOnlyCell builds
-        cell._style = self._style_array(ws, style, quote)
+        key = (ws.title, style, quote, type(value), value)
+        cell = self._cells.get(key)
+        if cell is None:
+            cell = Cell(ws, row=1, column=1, value=value)  # what WriteOnlyCell builds
+            cell._style = self._style_array(ws, style, quote)
+            if len(self._cells) >= CELL_CACHE:
+                self._cells.clear()
+            self._cells[key] = cell
+        return cell
+
+    def fresh(self, ws: WriteOnlyWorksheet, value: Any, style: str) -> Any:
+        """A styled cell of its own (one that will carry a hyperlink)."""
+        cell = Cell(ws, row=1, column=1, value=value)
+        cell._style = self._style_array(ws, style, False)
         return cell
 
     def _style_array(self, ws: WriteOnlyWorksheet, style: str, quote: bool) -> StyleArray:
@@ -301,7 +318,7 @@ class _ReportWriter:
             if links >= HYPERLINK_LIMIT:  # past Excel's limit the address is shown as text
                 return self._text_cell(ws, f"{clean_text(label)} <{url}>", True)
             self._links[ws.title] = links + 1
-            cell = self.styled(ws, clean_text(label or url), "fs_link")
+            cell = self.fresh(ws, clean_text(label or url), "fs_link")
             cell.hyperlink = url
             return cell
         return self._text_cell(ws, value, wrap)
