@@ -1,0 +1,127 @@
+"""The CLI streams each supplier to its outputs; what it writes equals the in-memory result.
+
+``feocscreen screen`` never holds the supplier list: the JSON is written supplier by
+supplier (compact past PRETTY_JSON_LIMIT) and every report sheet fills as suppliers
+arrive. These tests run the demo through that path, with waivers and a gate, and
+compare the files with ``api.screen`` plus ``write_report`` on the whole result.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+from feocscreen.api import open_screening, screen
+from feocscreen.cli import main
+from feocscreen.cli import screen as screen_cli
+from feocscreen.models import ScreenConfig
+from feocscreen.report.excel import SHEETS, write_report
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "fixtures" / "demo_suppliers.xlsx"
+LISTS = (
+    ROOT / "fixtures" / "lists" / "simple_illustrative.csv",
+    ROOT / "fixtures" / "lists" / "csl_illustrative.csv",
+)
+AS_OF = "2026-11-28"
+
+
+@pytest.fixture
+def waivers(tmp_path: Path) -> Path:
+    """One waiver that applies, one expired, one that matches nothing."""
+    data = screen(ScreenConfig(inputs=(DEMO,), as_of=date.fromisoformat(AS_OF))).data
+    finding = next(f for s in data["suppliers"] for f in s["findings"] if f["status"] == "active")
+    owner = next(s for s in data["suppliers"] if finding in s["findings"])
+    entry = {
+        "supplier_id": owner["supplier_id"],
+        "rule_id": finding["rule_id"],
+        "justification": "Second source qualified; switch in Q1",
+        "approved_by": "lead@example.com",
+        "expires": "2027-06-30",
+    }
+    path = tmp_path / "waivers.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "waivers": [
+                    entry,
+                    {**entry, "expires": "2026-01-01"},
+                    {**entry, "supplier_id": "NOBODY"},
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def _without_run_fields(data: dict[str, Any]) -> dict[str, Any]:
+    data = dict(data)
+    data.pop("generated_at")
+    data["audit"] = {k: v for k, v in data["audit"].items() if k != "command_line"}
+    return data
+
+
+def _cells(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every sheet's values, without the Audit row of the command line (it names the run)."""
+    book = load_workbook(path)
+    return {
+        ws.title: [
+            tuple(row)
+            for row in ws.iter_rows(values_only=True)
+            if row[:2] != ("Run", "command line")
+        ]
+        for ws in book
+    }
+
+
+def test_streamed_json_and_report_equal_the_whole_result(
+    tmp_path: Path, waivers: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(screen_cli, "PRETTY_JSON_LIMIT", 0)  # the compact, streamed layout
+    out, report = tmp_path / "r.json", tmp_path / "r.xlsx"
+    args = ["screen", str(DEMO), "--as-of", AS_OF, "--waivers", str(waivers), "-q"]
+    args += ["--json", str(out), "-o", str(report), "--fail-on", "high"]
+    for path in LISTS:
+        args += ["-l", str(path)]
+    run = CliRunner().invoke(main, args)
+    assert run.exit_code == 1, run.output  # the demo has high findings: the gate trips
+
+    config = ScreenConfig(
+        inputs=(DEMO,),
+        lists=LISTS,
+        waivers=waivers,
+        as_of=date.fromisoformat(AS_OF),
+        fail_on="high",
+    )
+    whole = screen(config)
+    streamed = json.loads(out.read_text(encoding="utf-8"))
+    assert out.read_text(encoding="utf-8").count("\n") == 1  # compact: one line
+    assert _without_run_fields(streamed) == _without_run_fields(whole.data)
+    assert [w["findings"] for w in streamed["waivers"]["applied"]]  # the waiver applied
+    assert streamed["waivers"]["expired"] and streamed["waivers"]["unused"]
+    assert whole.gate is not None and whole.gate.tripped
+
+    expected = tmp_path / "whole.xlsx"
+    write_report(whole.data, expected)
+    got, want = _cells(report), _cells(expected)
+    assert list(got) == list(SHEETS)
+    assert got == want
+
+
+def test_a_run_streams_its_suppliers_once_in_id_order() -> None:
+    run = open_screening(ScreenConfig(inputs=(DEMO,), as_of=date.fromisoformat(AS_OF)))
+    ids = [s["supplier_id"] for s in run.suppliers()]
+    assert ids == sorted(ids) and len(ids) == run.count
+    with pytest.raises(RuntimeError):
+        next(iter(run.suppliers()))
+    tail = run.finish()
+    assert tail["summary"]["suppliers"] == len(ids)
+    assert set(tail) == {"validation", "summary", "waivers", "audit"}
