@@ -158,9 +158,10 @@ class _Planned:
     stage_split: tuple[_StageCondition, tuple[Kind, ...]] | None
 
 
-# One stage's findings under every stage-split rule: (plan slot, ((country, finding without
-# id and evidence, bytes hashed after the supplier id), ...)) for the rules it makes hits.
-StageFindings = tuple[tuple[int, tuple[tuple[str, dict[str, Any], bytes], ...]], ...]
+# One stage's findings under every stage-split rule, one per rule and selected country:
+# (plan slot, rank, country, finding without id and evidence, bytes hashed after the
+# supplier id).
+StageFindings = tuple[tuple[int, int, str, dict[str, Any], bytes], ...]
 
 
 @dataclass(frozen=True)
@@ -305,17 +306,11 @@ def _stage_findings(
         leaf, _ = planned.stage_split  # type: ignore[misc]
         if stage not in leaf.wanted:
             continue
-        selection = leaf.selection(distribution, subject)
-        if not selection:
-            continue
-        cells = []
-        for country, share in selection:
+        for country, share in leaf.selection(distribution, subject):
             hit = Hit(stage, country, leaf.detail(stage, country, share), share)
+            fields = _hit_fields(planned.template, planned.status or "", hit)
             suffix = "\x1f".join((planned.rule.id, stage, country)).encode("utf-8")
-            cells.append(
-                (country, _hit_fields(planned.template, planned.status or "", hit), suffix)
-            )
-        found.append((slot, tuple(cells)))
+            found.append((slot, planned.rank, country, fields, suffix))
     return tuple(found)
 
 
@@ -468,17 +463,18 @@ def _add_context_findings(
 def _add_stage_findings(
     plan: _Plan, run: _RunMemo, subject: Subject, prefix: Any, findings: Findings
 ) -> None:
-    """The findings of the stage-split rules, stage by stage from the per-shape memo."""
+    """The findings of the stage-split rules, stage by stage from the per-shape memo.
+
+    No two of them share an id: rule ids are unique and each rule hits a stage and country
+    once, and the hits of the rules' other conditions are never on a stage."""
     memo = run.stages
     chain = subject.chain
     stages = plan.chain_stages.get(chain)
     if stages is None:
         stages = plan.chain_stages[chain] = tuple(s for s in STAGES if s in chain)
     stage_country = subject.stage_country
-    # slot -> whether the rule's other conditions all hold (their hits are then added)
-    gates: dict[int, bool] = {}
-    evidence: dict[str, list[dict[str, Any]]] = {}
-    by_stage = plan.by_stage
+    # per slot: whether the rule's other conditions all hold (their hits are then added)
+    gates: list[bool | None] = [None] * len(plan.by_stage)
     for stage in stages:
         shares = stage_country.get(stage)
         distribution = tuple(shares.items()) if shares else ()
@@ -488,30 +484,26 @@ def _add_stage_findings(
             if len(memo) >= MEMO_LIMIT:
                 memo.clear()
             stage_findings = memo[key] = _stage_findings(plan, stage, distribution, subject)
-        evidence.clear()  # per stage: keyed by country
-        for slot, cells in stage_findings:
-            gate = gates.get(slot)
+        evidence: dict[str, list[dict[str, Any]]] = {}  # the stage's, by country
+        for slot, rank, country, fields, suffix in stage_findings:
+            gate = gates[slot]
             if gate is None:
-                gate = gates[slot] = _gate(by_stage[slot], subject, prefix, findings)
+                gate = gates[slot] = _gate(plan.by_stage[slot], subject, prefix, findings)
             if not gate:
                 continue
-            rank = by_stage[slot].rank
-            for country, fields, suffix in cells:
-                cited = evidence.get(country)
-                if cited is None:
-                    cells_of, paths = subject.stage_evidence(stage, country)
-                    cited = evidence[country] = list(cells_of)
-                    if paths:
-                        cited += [{"path": list(p)} for p in paths]
-                digest = prefix.copy()
-                digest.update(suffix)
-                fid = "f-" + digest.hexdigest()[:16]
-                if fid in findings:
-                    continue
-                finding = fields.copy()
-                finding["finding_id"] = fid
-                finding["evidence"] = cited
-                findings[fid] = (rank, fid, finding)
+            cited = evidence.get(country)
+            if cited is None:
+                cells, paths = subject.stage_evidence(stage, country)
+                cited = evidence[country] = list(cells)
+                if paths:
+                    cited += [{"path": list(p)} for p in paths]
+            digest = prefix.copy()
+            digest.update(suffix)
+            fid = "f-" + digest.hexdigest()[:16]
+            finding = fields.copy()
+            finding["finding_id"] = fid
+            finding["evidence"] = cited
+            findings[fid] = (rank, fid, finding)
 
 
 def _gate(planned: _Planned, subject: Subject, prefix: Any, findings: Findings) -> bool:
