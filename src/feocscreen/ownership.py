@@ -102,6 +102,7 @@ class OwnershipGraph:
         self.owner_info: dict[str, tuple[str | None, str | None]] = {}
         self.warnings: list[Issue] = []
         self._fc_memo: dict[str, bool] = {}
+        self._root_keys: dict[str, str] = {}  # display name -> normalised, for paths()
         frame = portfolio.ownership
         for rec in frame.to_dict("records"):
             entity = normalise_owner(rec["entity"])
@@ -190,6 +191,9 @@ class OwnershipGraph:
         """Every path from the entity to a terminal holder, carrying its fraction of ``measure``."""
         found: list[HoldingPath] = []
         root = self.display.get(entity, entity)
+        root_key = self._root_keys.get(root)
+        if root_key is None:  # asked for every supplier and measure: normalised once
+            root_key = self._root_keys[root] = normalise_owner(root)
         self._walk(
             entity,
             measure,
@@ -198,7 +202,7 @@ class OwnershipGraph:
             entity,
             1.0,
             (root,),
-            (normalise_owner(root),),
+            (root_key,),
             (),
             0,
         )
@@ -259,10 +263,13 @@ class OwnershipGraph:
     ) -> tuple[float, list[HoldingPath]]:
         """Highest of equity/voting held by foreign-controlled parties (the > 50 % FCE test)."""
         best: tuple[float, list[HoldingPath]] = (0.0, [])
+        within = trail | {entity}  # the same set for every owner asked: built once
+
+        def is_terminal(owner: str) -> bool:
+            return self.is_foreign_controlled_party(owner, within)
+
         for measure in ("equity", "voting"):
-            paths = self.paths(
-                entity, measure, lambda o: self.is_foreign_controlled_party(o, trail | {entity})
-            )
+            paths = self.paths(entity, measure, is_terminal)
             total = min(1.0, sum(p.share for p in paths))
             if total > best[0]:
                 best = (total, paths)
@@ -303,6 +310,9 @@ class EntityOwnership:
     )
     _sfe_holdings: tuple[float, list[HoldingPath], tuple[float, str, list[HoldingPath]]] | None = (
         field(init=False, default=None)
+    )
+    _direct: tuple[list[Edge], list[Edge], list[HoldingPath]] | None = field(
+        init=False, default=None
     )
 
     def __post_init__(self) -> None:
@@ -387,6 +397,27 @@ class EntityOwnership:
         self._sfe_holdings = (best_total, best_paths, best_single)
         return self._sfe_holdings
 
+    def _direct_sfe(self) -> tuple[list[Edge], list[Edge], list[HoldingPath]]:
+        """The entity's owner rows, those held by SFEs, and a path to each of those
+        (the debt and officer tests both read them)."""
+        if self._direct is None:
+            graph = self.graph
+            edges = graph.edges.get(self.key, [])
+            sfe_edges = [e for e in edges if graph.is_sfe(e.owner)]
+            root = graph.display.get(self.key, self.key)
+            direct = [
+                HoldingPath(
+                    (root, graph.display.get(e.owner, e.owner_name)),
+                    0.0,
+                    e.owner,
+                    e.owner_country,
+                    (e.location,) if e.location else (),
+                )
+                for e in sfe_edges
+            ]
+            self._direct = (edges, sfe_edges, direct)
+        return self._direct
+
     def _look_up_influence(self, test: str) -> tuple[float | None, str, list[HoldingPath]]:
         graph = self.graph
         if test in ("single", "aggregate") and not self.has_holding_figures:
@@ -398,18 +429,7 @@ class EntityOwnership:
                 name = graph.display.get(holder, holder)
                 return round(share, 10), f"single SFE {name!r} holds {share * 100:.4g} %", held
             return round(best_total, 10), f"SFEs hold {best_total * 100:.4g} % together", best_paths
-        edges = graph.edges.get(self.key, [])
-        sfe_edges = [e for e in edges if graph.is_sfe(e.owner)]
-        direct = [
-            HoldingPath(
-                (graph.display.get(self.key, self.key), graph.display.get(e.owner, e.owner_name)),
-                0.0,
-                e.owner,
-                e.owner_country,
-                (e.location,) if e.location else (),
-            )
-            for e in sfe_edges
-        ]
+        edges, sfe_edges, direct = self._direct_sfe()
         if test == "debt":
             if all(e.values.get("debt") is None for e in edges):
                 return None, "no debt figures given", []
