@@ -5,6 +5,7 @@ shortcuts, at dates where rules are active, upcoming or over."""
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 from datetime import date
@@ -20,7 +21,7 @@ from feocscreen.api import group_resolver
 from feocscreen.models import STAGES
 from feocscreen.ownership import OwnershipGraph
 from feocscreen.portfolio import Portfolio
-from feocscreen.rules.evaluate import _rule_template, evaluate_supplier, finding_id
+from feocscreen.rules.evaluate import _plan, _rule_template, evaluate_supplier, finding_id
 from feocscreen.rules.kinds import REGISTRY, Hit, Subject, compile_condition
 from feocscreen.rules.load import RuleBook, load_rulebook
 
@@ -354,3 +355,30 @@ def test_findings_share_only_values_nothing_writes(books: list[RuleBook]) -> Non
         book, _subjects(rows[:1], book)[0][1], "S5", date(2026, 11, 28), date(2028, 11, 28)
     )
     assert again.findings[0]["waived"] is None and again.findings[0]["contribution"] == 0.0
+
+
+def test_what_is_kept_for_a_run_goes_with_it(books: list[RuleBook]) -> None:
+    """The per-shape memos belong to a run (its group resolver): a long-lived process does
+    not keep the last run's."""
+    book = books[0]
+    as_of, horizon_end = date(2026, 11, 28), date(2028, 11, 28)
+    rows = [
+        {
+            "id": "S7",
+            "chain": {"separation": {"CN": 1.0}, "magnet": {"CN": 0.5, "unverified": 0.5}},
+            "incorporation_country": "US",
+            "hq_country": None,
+            "country": "US",
+            "dfars_exception": None,
+            "material": None,
+            "matches": "none",
+        }
+    ]
+    subjects = _subjects(rows, book)
+    for sid, subject in subjects:
+        assert evaluate_supplier(book, subject, sid, as_of, horizon_end).findings
+    plan = _plan(book, as_of, horizon_end)
+    assert plan.run.stages and plan.run.contexts
+    del subjects, subject
+    gc.collect()
+    assert not plan.run.stages and not plan.run.contexts

@@ -43,6 +43,8 @@ from .kinds import (
     Subject,
     _StageCondition,
     evaluate,
+    held_weakly,
+    no_run,
 )
 from .load import Rule, RuleBook
 
@@ -154,14 +156,15 @@ class _Planned:
     prong: tuple[str, str] | None  # (marks, prong name)
     status: str | None
     rank: int  # position of (status, rule id) in the order findings are listed
-    template: dict[str, Any]
+    template: dict[str, Any]  # a finding of the rule, status set, per-hit keys None
     stage_split: tuple[_StageCondition, tuple[Kind, ...]] | None
 
 
 # One stage's findings under every stage-split rule, one per rule and selected country:
-# (plan slot, rank, country, finding without id and evidence, bytes hashed after the
-# supplier id).
-StageFindings = tuple[tuple[int, int, str, dict[str, Any], bytes], ...]
+# (plan slot, rank, country, the rule's finding template with its status, message, share,
+# bytes hashed after the supplier id). Kept lean: at Excel's row limit the memo holds
+# about 60,000 stage shapes.
+StageFindings = tuple[tuple[int, int, str, dict[str, Any], str, float, bytes], ...]
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,7 @@ class _Context:
 class _RunMemo:
     """What is kept across the suppliers of one run (groups are the run's)."""
 
-    resolver: Any
+    resolver: Callable[[], Any]  # the run's group resolver, held weakly when it can be
     stages: dict[tuple[str, tuple[tuple[str, float], ...]], StageFindings] = field(
         default_factory=dict
     )
@@ -208,15 +211,21 @@ class _Plan:
     by_stage: list[_Planned]
     generic: list[_Planned]
     context_key: Callable[[Subject], Any] | None  # None: the rest are evaluated every time
-    run: _RunMemo = field(default_factory=lambda: _RunMemo(None))
+    run: _RunMemo = field(default_factory=lambda: _RunMemo(no_run))
     chain_stages: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
 
     def memo(self, subject: Subject) -> _RunMemo:
-        """The memos for the subject's run (new when the group resolver changes)."""
+        """The memos for the subject's run: new when the group resolver changes, and let go
+        with the run's resolver (a long-lived process does not keep the last run's)."""
         run = self.run
-        if run.resolver is not subject.group_members:
-            run = self.run = _RunMemo(subject.group_members)
+        resolver = subject.group_members
+        if run.resolver() is not resolver:
+            run = self.run = _RunMemo(held_weakly(resolver, self._run_over))
         return run
+
+    def _run_over(self, resolver: Any) -> None:
+        if self.run.resolver is resolver:
+            self.run = _RunMemo(no_run)
 
 
 _PLANS: dict[tuple[int, date, date], _Plan] = {}
@@ -243,7 +252,9 @@ def _plan(book: RuleBook, as_of: date, horizon_end: date) -> _Plan:
         if status is None and prong is None and not _fills_shared_memos(condition):
             continue  # no finding, no prong, nothing another rule would see: not asked
         split = _stage_split(condition) if prong is None and shortcuts else None
-        planned.append(_Planned(rule, condition, prong, status, 0, _rule_template(rule), split))
+        template = _rule_template(rule)
+        template["status"] = status  # the run's, the same for every finding of the rule
+        planned.append(_Planned(rule, condition, prong, status, 0, template, split))
     order = sorted({(p.status or "", p.rule.id) for p in planned})
     ranks = {key: index for index, key in enumerate(order)}
     for p in planned:
@@ -306,11 +317,12 @@ def _stage_findings(
         leaf, _ = planned.stage_split  # type: ignore[misc]
         if stage not in leaf.wanted:
             continue
+        template = planned.template
         for country, share in leaf.selection(distribution, subject):
-            hit = Hit(stage, country, leaf.detail(stage, country, share), share)
-            fields = _hit_fields(planned.template, planned.status or "", hit)
+            # as _hit_fields words and rounds a stage hit
+            message = f"{template['title']}: {leaf.detail(stage, country, share)}"
             suffix = "\x1f".join((planned.rule.id, stage, country)).encode("utf-8")
-            found.append((slot, planned.rank, country, fields, suffix))
+            found.append((slot, planned.rank, country, template, message, round(share, 10), suffix))
     return tuple(found)
 
 
@@ -485,7 +497,7 @@ def _add_stage_findings(
                 memo.clear()
             stage_findings = memo[key] = _stage_findings(plan, stage, distribution, subject)
         evidence: dict[str, list[dict[str, Any]]] = {}  # the stage's, by country
-        for slot, rank, country, fields, suffix in stage_findings:
+        for slot, rank, country, template, message, share, suffix in stage_findings:
             gate = gates[slot]
             if gate is None:
                 gate = gates[slot] = _gate(plan.by_stage[slot], subject, prefix, findings)
@@ -500,9 +512,13 @@ def _add_stage_findings(
             digest = prefix.copy()
             digest.update(suffix)
             fid = "f-" + digest.hexdigest()[:16]
-            finding = fields.copy()
+            finding = template.copy()  # the rule's keys in order, its status set
             finding["finding_id"] = fid
+            finding["message"] = message
             finding["evidence"] = cited
+            finding["stage"] = stage
+            finding["country"] = country
+            finding["share"] = share
             findings[fid] = (rank, fid, finding)
 
 

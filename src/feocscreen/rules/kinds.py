@@ -12,6 +12,7 @@ one-line ``description``.
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -174,6 +175,20 @@ def unverified_detail(stage: str, share: float) -> str:
     return f"{stage}: {_pct(share)} unverified"
 
 
+def held_weakly(resolver: Any, when_gone: Callable[[Any], None] | None = None) -> Callable[[], Any]:
+    """A reference to a run's group resolver, weak when it can be: what is kept for a run
+    (``when_gone`` drops it) then goes with the run, not with the next one."""
+    try:
+        return weakref.ref(resolver, when_gone)
+    except TypeError:  # not weakly referenceable: held until the next run's replaces it
+        return lambda: resolver
+
+
+def no_run() -> None:
+    """The resolver reference of state that belongs to no run yet."""
+    return None
+
+
 MEMO_LIMIT = 65536  # distinct shapes kept per memo; beyond, start again (1M rows)
 
 
@@ -247,7 +262,7 @@ class StageInGroup(_StageCondition):
         self.groups: list[str] = list(params.get("groups", []))
         self.outside: list[str] = list(params.get("outside", []))
         self.above = float(params.get("above", 0.0))
-        self._resolver: Any = None
+        self._resolver: Callable[[], Any] = no_run  # the run whose groups are resolved
         self._inside: frozenset[str] = frozenset()
         self._excluded: frozenset[str] = frozenset()
         self._chosen_memo: dict[tuple[tuple[str, float], ...], tuple[tuple[str, float], ...]] = {}
@@ -256,22 +271,27 @@ class StageInGroup(_StageCondition):
         return set(self.groups) | set(self.outside)
 
     def _selected(self, country: str, subject: Subject) -> bool:
-        if self._resolver is not subject.group_members:  # once per run, not per country
+        if self._resolver() is not subject.group_members:  # once per run, not per country
             members = subject.group_members
             self._inside = frozenset().union(*(members(g, "origin") for g in self.groups))
             self._excluded = frozenset().union(*(members(g, "origin") for g in self.outside))
-            self._resolver = members
+            self._resolver = held_weakly(members, self._run_over)
             self._chosen_memo = {}
         if country == UNVERIFIED or country in self._excluded:
             return False
         return not self.groups or country in self._inside
+
+    def _run_over(self, resolver: Any) -> None:
+        if self._resolver is resolver:
+            self._resolver = no_run
+            self._chosen_memo = {}
 
     def _chosen(
         self, distribution: tuple[tuple[str, float], ...], subject: Subject
     ) -> tuple[tuple[str, float], ...]:
         """The selected countries of one stage, by country, when their total is above the
         threshold (else none): depends only on the stage's shares, so computed once per shape."""
-        if self._resolver is not subject.group_members:
+        if self._resolver() is not subject.group_members:
             self._selected(UNVERIFIED, subject)  # resolve the groups for this run
         found = self._chosen_memo.get(distribution)
         if found is None:
