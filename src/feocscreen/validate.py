@@ -24,6 +24,7 @@ import pandas as pd
 import pandera.pandas as pa
 import yaml
 
+from . import progress
 from .countries import to_alpha2
 from .errors import InputError, make_issue
 from .ingest import (
@@ -960,7 +961,10 @@ class Collected:
 
 
 def _read_workbook(
-    source: InputFile, columns_map: dict[str, dict[str, str]], bag: Collected
+    source: InputFile,
+    columns_map: dict[str, dict[str, str]],
+    bag: Collected,
+    shown: progress.StageHandle | None = None,
 ) -> None:
     if source.kind == "csv":
         raw = read_sheet(source, source.sheet_names[0])
@@ -992,6 +996,8 @@ def _read_workbook(
             if name is not None:
                 sheets.append((spec, read_sheet(source, name)))
     for spec, raw in sheets:
+        if shown is not None:
+            shown.advance(len(raw.columns.row_numbers) if raw.columns else len(raw.rows))
         sf, warnings = sheet_frame(raw, spec, columns_map)
         bag.issues.extend((w, None, spec.name) for w in warnings)
         bag.layouts[(raw.file, raw.sheet)] = sf.layout()
@@ -1048,14 +1054,19 @@ def load_portfolio(
     files = expand_inputs(paths)
     if not files:
         raise InputError("no input files found")
-    for path in files:
-        source = open_input(path)
-        if source.kind == "workbook" and _read_rmi(source, rmi_map, bag):
-            pass
-        else:
-            _read_workbook(source, columns, bag)
-        bag.inputs.append({"path": str(path), "sha256": source.sha256, "kind": source.kind})
-    portfolio = assemble(bag)
+    # Progress (shown on a terminal only): rows read and converted, then the cross-sheet checks.
+    with progress.stage(progress.READING, unit="rows") as reading:
+        for path in files:
+            source = open_input(path)
+            if source.kind == "workbook" and _read_rmi(source, rmi_map, bag):
+                pass
+            else:
+                _read_workbook(source, columns, bag, reading)
+            bag.inputs.append({"path": str(path), "sha256": source.sha256, "kind": source.kind})
+    with progress.stage(progress.VALIDATING, unit="rows") as validating:
+        validating.set_total(sum(len(f) for f in (*bag.suppliers, *bag.sourcing, *bag.ownership)))
+        portfolio = assemble(bag)
+        validating.advance(validating.total or 0)
     del bag
     release_freed_memory()
     return portfolio

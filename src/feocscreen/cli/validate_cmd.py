@@ -47,9 +47,11 @@ def validate_command(
     Exit 0 when there are no errors (warnings allowed), 1 when rows have errors,
     2 when a file cannot be read (or any error with --strict).
     """
+    from .. import progress
     from ..validate import load_portfolio, summarize
 
-    portfolio = load_portfolio(list(inputs), columns_map=columns, suppliers_map=suppliers_map)
+    with progress.use(progress.configured()):  # shown on a terminal's stderr only
+        portfolio = load_portfolio(list(inputs), columns_map=columns, suppliers_map=suppliers_map)
     summary = summarize(portfolio)
     summary["not_screened"] = sorted(portfolio.not_screened)
     if fmt == "json":
