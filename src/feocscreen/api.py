@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import gc
 import json
+import multiprocessing
 import os
 import platform
+import sys
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -157,9 +160,14 @@ def screen(config: ScreenConfig) -> ScreeningResult:
         return open_screening(config, book).result()
 
 
-def open_screening(config: ScreenConfig, book: RuleBook | None = None) -> Screening:
+def open_screening(
+    config: ScreenConfig, book: RuleBook | None = None, workers: int | None = 1
+) -> Screening:
     """Read and validate the inputs and prepare the run; suppliers are screened as
-    ``Screening.suppliers()`` is consumed (what the CLI streams to its outputs)."""
+    ``Screening.suppliers()`` is consumed (what the CLI streams to its outputs).
+
+    ``workers=None`` screens a large portfolio on forked worker processes, one per CPU
+    (see ``default_workers``); results are the same, in the same order."""
     from .validate import load_portfolio
 
     book = book or load_rulebook(config.rules)
@@ -168,7 +176,7 @@ def open_screening(config: ScreenConfig, book: RuleBook | None = None) -> Screen
         config.inputs, columns_map=config.columns, suppliers_map=config.suppliers_map
     )
     timings = {"intake": round(time.perf_counter() - start, 4)}
-    return Screening(portfolio, config, book, timings)
+    return Screening(portfolio, config, book, timings, workers)
 
 
 def _load_matches(
@@ -243,6 +251,7 @@ class Screening:
         config: ScreenConfig,
         book: RuleBook | None = None,
         timings: dict[str, float] | None = None,
+        workers: int | None = 1,
     ) -> None:
         book = book or load_rulebook(config.rules)
         self.portfolio, self.config, self.book = portfolio, config, book
@@ -300,6 +309,8 @@ class Screening:
                 )
         self.issues = issues
         self.count = len(self.chains.ids)
+        # processes screening blocks (see _screened_blocks); None: as many as pay off
+        self.workers = default_workers(self.count) if workers is None else workers
         self.figures = SummaryFigures()
         self._sample: list[dict[str, Any]] = []
         self._sample_step = (
@@ -316,67 +327,132 @@ class Screening:
 
     def suppliers(self) -> Iterator[dict[str, Any]]:
         """Screen every supplier, in id order; a run can be consumed once."""
+        for entry, _ in self._stream(None):
+            yield entry
+
+    def encoded(
+        self, encode: Callable[[dict[str, Any]], str]
+    ) -> Iterator[tuple[dict[str, Any], str]]:
+        """Screen every supplier as ``suppliers()`` does, giving each as (its figures,
+        ``encode(entry)``): for a writer that needs only the text (the JSON stream).
+
+        With ``workers`` > 1 the suppliers are screened and encoded on forked worker
+        processes, and only the text and the figures the run's summary, gate and the
+        caller's digest need come back (an entry without findings, matches, prongs,
+        ownership and per-stage detail; whole every so often for validation, and with
+        its findings when gating). ``encode`` must be a module-level function.
+        """
+        return self._stream(encode)
+
+    def _stream(
+        self, encode: Callable[[dict[str, Any]], str] | None
+    ) -> Iterator[tuple[dict[str, Any], Any]]:
         if self._consumed:
             raise RuntimeError("a screening run's suppliers can be read once")
         self._consumed = True
-        portfolio, chains, book = self.portfolio, self.chains, self.book
-        weights = book.scoring["severity_weights"]
-        tiers = book.scoring["tiers"]
+        portfolio = self.portfolio
         frame = portfolio.suppliers.assign(_id=portfolio.suppliers["supplier_id"].astype(str))
-        frame = frame.set_index("_id").loc[chains.ids] if len(frame) else frame
-        locations = _Locations(portfolio)
+        self._frame = frame.set_index("_id").loc[self.chains.ids] if len(frame) else frame
+        self._locations = _Locations(portfolio)
+        starts = range(0, self.count, SUPPLIER_BLOCK)
         with _timed(self.timings, "evaluating", total=self.count) as handle:
-            for start in range(0, self.count, SUPPLIER_BLOCK):
-                stop = min(start + SUPPLIER_BLOCK, self.count)
-                records = [
-                    {key: _plain(value) for key, value in record.items()}
-                    for record in frame.iloc[start:stop].to_dict("records")
-                ]
-                for position, (record, chain) in enumerate(
-                    zip(records, chains.block(start, stop), strict=True), start
-                ):
-                    sid = str(record["supplier_id"])
-                    entity = self.graph.entity(sid)
-                    subject = _subject(
-                        portfolio,
-                        record,
-                        sid,
-                        chains,
-                        chain,
-                        locations,
-                        self.members,
-                        entity,
-                        self.outcome,
-                        self.owner_matches,
-                        self.graph,
-                    )
-                    verdict = evaluate_supplier(
-                        book, subject, sid, self.config.as_of, self.horizon_end
-                    )
-                    exposure, unverified = chain_figures(chain.stage_country, self.covered_origin)
-                    entry = _supplier_entry(
-                        record,
-                        verdict,
-                        entity,
-                        chain,
-                        exposure,
-                        unverified,
-                        book,
-                        self.allied_groups,
-                        self.outcome,
-                    )
-                    self._waivers.apply(sid, entry["findings"])
-                    entry["score"] = score_findings(entry["findings"], weights)
-                    entry["tier"] = tier(
-                        entry["findings"], tiers, midstream_unverified(entry["stage_unverified"])
-                    )
+            for entries, texts, matched in self._screened_blocks(starts, encode):
+                self._waivers.record(matched)
+                for entry, text in zip(entries, texts, strict=True):
                     self.figures.add(entry)
                     if self._gate is not None:
                         self._gate.add_supplier(entry)
-                    if position % self._sample_step == 0:
+                    if handle.count % self._sample_step == 0:
                         self._sample.append(entry)
                     handle.advance(1)
-                    yield entry
+                    yield entry, text
+
+    def _screened_blocks(
+        self, starts: range, encode: Callable[[dict[str, Any]], str] | None
+    ) -> Iterator[_Block]:
+        """Each block's entries, texts and waiver matches, in order: here, or on workers.
+
+        Workers (only when encoding) are forked from this process once the run is
+        prepared, so they share its frames and chains without copying them. At most two
+        blocks per worker are in flight, so a slow writer holds the workers back instead
+        of letting finished blocks pile up in memory.
+        """
+        workers = self.workers if encode is not None and len(starts) > 1 and _can_fork() else 1
+        if workers <= 1:
+            for start in starts:
+                entries, matched = self._screen_block(start)
+                texts = [encode(e) for e in entries] if encode else [None] * len(entries)
+                yield entries, texts, matched
+            return
+        _FORKED_RUN[:] = [self]
+        try:
+            context = multiprocessing.get_context("fork")
+            with context.Pool(workers) as pool:
+                pending: deque[Any] = deque()
+                for start in starts:
+                    pending.append(pool.apply_async(_screen_forked_block, (start, encode)))
+                    if len(pending) >= 2 * workers:
+                        yield pending.popleft().get()
+                while pending:
+                    yield pending.popleft().get()
+        finally:
+            _FORKED_RUN.clear()
+
+    def _slim(self, entry: dict[str, Any], position: int) -> dict[str, Any]:
+        """What of an entry crosses back from a worker (see ``encoded``)."""
+        if position % self._sample_step == 0:
+            return entry  # validated against the schema at the end: sent whole
+        dropped = SLIM_DROPPED if self._gate is None else SLIM_DROPPED_GATING
+        return {k: v for k, v in entry.items() if k not in dropped}
+
+    def _screen_block(self, start: int) -> tuple[list[dict[str, Any]], list[tuple[int, list[str]]]]:
+        """The entries of the SUPPLIER_BLOCK suppliers from ``start``: screened, waived, scored."""
+        portfolio, chains, book = self.portfolio, self.chains, self.book
+        weights = book.scoring["severity_weights"]
+        tiers = book.scoring["tiers"]
+        stop = min(start + SUPPLIER_BLOCK, self.count)
+        records = [
+            {key: _plain(value) for key, value in record.items()}
+            for record in self._frame.iloc[start:stop].to_dict("records")
+        ]
+        entries: list[dict[str, Any]] = []
+        matched: list[tuple[int, list[str]]] = []
+        for record, chain in zip(records, chains.block(start, stop), strict=True):
+            sid = str(record["supplier_id"])
+            entity = self.graph.entity(sid)
+            subject = _subject(
+                portfolio,
+                record,
+                sid,
+                chains,
+                chain,
+                self._locations,
+                self.members,
+                entity,
+                self.outcome,
+                self.owner_matches,
+                self.graph,
+            )
+            verdict = evaluate_supplier(book, subject, sid, self.config.as_of, self.horizon_end)
+            exposure, unverified = chain_figures(chain.stage_country, self.covered_origin)
+            entry = _supplier_entry(
+                record,
+                verdict,
+                entity,
+                chain,
+                exposure,
+                unverified,
+                book,
+                self.allied_groups,
+                self.outcome,
+            )
+            matched += self._waivers.apply(sid, entry["findings"])
+            entry["score"] = score_findings(entry["findings"], weights)
+            entry["tier"] = tier(
+                entry["findings"], tiers, midstream_unverified(entry["stage_unverified"])
+            )
+            entries.append(entry)
+        return entries, matched
 
     def finish(self) -> dict[str, Any]:
         """The result after its suppliers: validation, summary, waivers, audit (and the gate)."""
@@ -410,6 +486,48 @@ class Screening:
         tail = self.finish()
         data = {**self.head, "suppliers": suppliers, **tail}
         return ScreeningResult(data, self.portfolio, self.book, self.gate, self.all_issues)
+
+
+# The run forked workers screen blocks of (set just before the pool forks; a worker
+# inherits it with the rest of the parent's memory).
+_FORKED_RUN: list[Screening] = []
+PARALLEL_MIN_SUPPLIERS = 20_000  # below this, starting workers costs more than it saves
+
+
+# A screened block: entries (or their figures), their encoded texts, waiver matches.
+_Block = tuple[list[dict[str, Any]], list[Any], list[tuple[int, list[str]]]]
+SLIM_DROPPED = frozenset(
+    {"findings", "matches", "prongs", "prong_notes", "ownership", "stage_country", "stage_allied"}
+)
+SLIM_DROPPED_GATING = SLIM_DROPPED - {"findings"}
+
+
+def _screen_forked_block(start: int, encode: Callable[[dict[str, Any]], str]) -> _Block:
+    """On a worker: one block screened and encoded; its figures and texts go back."""
+    run = _FORKED_RUN[0]
+    entries, matched = run._screen_block(start)
+    texts = [encode(entry) for entry in entries]
+    slim = [run._slim(entry, start + offset) for offset, entry in enumerate(entries)]
+    return slim, texts, matched
+
+
+def _can_fork() -> bool:
+    """Forked workers share the prepared run without copying it; only where fork is safe."""
+    return sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
+
+
+def default_workers(suppliers: int) -> int:
+    """Worker processes for a run of this many suppliers: every CPU this process may use,
+    past PARALLEL_MIN_SUPPLIERS (``FEOCSCREEN_WORKERS`` overrides; 1 screens in-process)."""
+    configured = os.environ.get("FEOCSCREEN_WORKERS")
+    if configured:
+        return max(1, int(configured))
+    if suppliers < PARALLEL_MIN_SUPPLIERS:
+        return 1
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 class _Locations:

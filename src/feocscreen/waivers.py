@@ -148,15 +148,22 @@ class WaiverBook:
             self._by_supplier.setdefault(waiver.supplier_id, []).append(waiver)
         self._matched: dict[int, list[str]] = {}  # waiver index -> finding ids, in finding order
 
-    def apply(self, supplier_id: str, findings: list[dict[str, Any]]) -> None:
-        """Mark this supplier's matching findings as waived (in place), in waiver order."""
+    def apply(
+        self, supplier_id: str, findings: list[dict[str, Any]]
+    ) -> list[tuple[int, list[str]]]:
+        """Mark this supplier's matching findings as waived (in place), in waiver order.
+
+        Returns what each waiver matched, for ``record`` (kept apart so that findings
+        screened in another process can be recorded here).
+        """
+        found: list[tuple[int, list[str]]] = []
         for waiver in self._by_supplier.get(supplier_id, ()):
             matched = [
                 f
                 for f in findings
                 if f["rule_id"] == waiver.rule_id and (waiver.finding_id in (None, f["finding_id"]))
             ]
-            self._matched.setdefault(waiver.index, []).extend(f["finding_id"] for f in matched)
+            found.append((waiver.index, [f["finding_id"] for f in matched]))
             if waiver.expires < self.as_of:
                 continue
             for finding in matched:
@@ -165,6 +172,12 @@ class WaiverBook:
                     "why": waiver.justification,
                     "until": waiver.expires.isoformat(),
                 }
+        return found
+
+    def record(self, matched: list[tuple[int, list[str]]]) -> None:
+        """Note the finding ids each waiver matched (see ``apply``)."""
+        for index, finding_ids in matched:
+            self._matched.setdefault(index, []).extend(finding_ids)
 
     def report(self) -> WaiverReport:
         """Applied, expired and unused waivers, in file order, with their issues."""
@@ -208,5 +221,5 @@ def apply_waivers(
     """Mark matching findings as waived (in place) and report applied, expired and unused waivers."""
     book = WaiverBook(waivers, as_of, source)
     for supplier_id, findings in findings_by_supplier.items():
-        book.apply(supplier_id, findings)
+        book.record(book.apply(supplier_id, findings))
     return book.report()

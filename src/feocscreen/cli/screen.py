@@ -98,6 +98,7 @@ def screen_command(
     ctx.with_resource(collector_paused())
     digest = Digest()
     with progress.use(progress.configured(quiet=bool(options.get("quiet")))):
+        run = None
         if engine == "dask":
             from ..engine_dask import screen_dask
 
@@ -107,35 +108,46 @@ def screen_command(
             data = result.data
             head = {k: v for k, v in data.items() if k != "suppliers" and k not in TAIL_KEYS}
             count = len(data.get("suppliers") or [])
-            supplier_stream: Iterator[dict[str, Any]] = iter(data.get("suppliers") or [])
 
             def finish() -> dict[str, Any]:
                 return {k: data[k] for k in TAIL_KEYS if k in data}
 
             gate = lambda: result.gate  # noqa: E731
         else:
-            run = open_screening(config)
-            head, count, supplier_stream, finish = run.head, run.count, run.suppliers(), run.finish
+            run = open_screening(config, workers=None)  # forked workers when large
+            head, count, finish = run.head, run.count, run.finish
             gate = lambda: run.gate  # noqa: E731
         # Every supplier goes to each output as it is screened; none is held for the writers.
         with contextlib.ExitStack() as outputs:
-            sinks: list[Any] = []
-            if json_out:
-                sinks.append(outputs.enter_context(_json_sink(json_out, head, count)))
+            json_sink = (
+                outputs.enter_context(_json_sink(json_out, head, count)) if json_out else None
+            )
             written: list[Path] = []
             try:
+                report_sink = None
                 if report is not None:
                     from ..report.excel import ReportStream
 
-                    sinks.append(ReportStream(head, report))
-                for supplier in supplier_stream:
+                    report_sink = ReportStream(head, report)
+                stream: Iterator[tuple[dict[str, Any], str | None]]
+                if run is None:
+                    stream = ((s, None) for s in data.get("suppliers") or [])
+                elif json_sink is not None and report_sink is None and not json_sink.pretty:
+                    # only text is needed: suppliers are encoded where they are screened
+                    stream = run.encoded(_compact)
+                else:
+                    stream = ((s, None) for s in run.suppliers())
+                for supplier, text in stream:
                     digest.add(supplier)
-                    for sink in sinks:
-                        sink.supplier(supplier)
+                    if json_sink is not None:
+                        json_sink.supplier(supplier, text)
+                    if report_sink is not None:
+                        report_sink.supplier(supplier)
                 tail = finish()
                 with progress.stage(progress.WRITING, unit="files"):
-                    for sink in sinks:
-                        written += sink.finish(tail)
+                    for sink in (json_sink, report_sink):
+                        if sink is not None:
+                            written += sink.finish(tail)
             except OSError as exc:
                 target = exc.filename or report or json_out
                 raise click.UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
@@ -196,11 +208,12 @@ class JsonStream:
                 stream.write(json.dumps(key) + ":" + _compact(value) + ",")
             stream.write('"suppliers":[')
 
-    def supplier(self, supplier: dict[str, Any]) -> None:
+    def supplier(self, supplier: dict[str, Any], text: str | None = None) -> None:
+        """Add a supplier; ``text`` is its compact JSON when already encoded."""
         if self.pretty:
             self.kept.append(supplier)
             return
-        self.stream.write(("" if self.first else ",") + _compact(supplier))
+        self.stream.write(("" if self.first else ",") + (text or _compact(supplier)))
         self.first = False
 
     def finish(self, tail: dict[str, Any]) -> list[Path]:
