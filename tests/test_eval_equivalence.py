@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import json
 import math
+import weakref
 from datetime import date
 from typing import Any
 
@@ -378,7 +379,42 @@ def test_what_is_kept_for_a_run_goes_with_it(books: list[RuleBook]) -> None:
     for sid, subject in subjects:
         assert evaluate_supplier(book, subject, sid, as_of, horizon_end).findings
     plan = _plan(book, as_of, horizon_end)
-    assert plan.run.stages and plan.run.contexts
-    del subjects, subject
+    run = plan.memo(subject)
+    assert run.stages and run.contexts
+    kept = weakref.ref(run)
+    del subjects, subject, run
     gc.collect()
-    assert not plan.run.stages and not plan.run.contexts
+    assert kept() is None
+
+
+def test_runs_in_turn_keep_their_own_memos(books: list[RuleBook]) -> None:
+    """Two runs screening in turn (threads of one process) each keep their memos, and their
+    verdicts are those of one run alone."""
+    book = books[0]
+    as_of, horizon_end = date(2026, 11, 28), date(2028, 11, 28)
+    rows = [
+        {
+            "id": f"S{i}",
+            "chain": {"mining": {"CN": 0.5, "AU": 0.5}, "magnet": {"CN": 0.5, "unverified": 0.5}},
+            "incorporation_country": "CN" if i % 2 else "US",
+            "hq_country": None,
+            "country": "US",
+            "dfars_exception": None,
+            "material": None,
+            "matches": "none",
+        }
+        for i in range(1, 7)
+    ]
+    alone = [
+        evaluate_supplier(book, subject, sid, as_of, horizon_end).findings
+        for sid, subject in _subjects(rows, book)
+    ]
+    first, second = _subjects(rows, book), _subjects(rows, book)
+    in_turn = []
+    for (sid, one), (_, other) in zip(first, second, strict=True):
+        in_turn.append(evaluate_supplier(book, one, sid, as_of, horizon_end).findings)
+        assert evaluate_supplier(book, other, sid, as_of, horizon_end).findings == in_turn[-1]
+    assert json.dumps(in_turn) == json.dumps(alone)
+    plan = _plan(book, as_of, horizon_end)
+    one_run, other_run = plan.memo(first[0][1]), plan.memo(second[0][1])
+    assert one_run is not other_run and one_run.stages and other_run.stages

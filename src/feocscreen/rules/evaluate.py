@@ -38,13 +38,12 @@ from .kinds import (
     All,
     Hit,
     Kind,
+    PerRun,
     StageInGroup,
     StageUnverified,
     Subject,
     _StageCondition,
     evaluate,
-    held_weakly,
-    no_run,
 )
 from .load import Rule, RuleBook
 
@@ -195,7 +194,6 @@ class _Context:
 class _RunMemo:
     """What is kept across the suppliers of one run (groups are the run's)."""
 
-    resolver: Callable[[], Any]  # the run's group resolver, held weakly when it can be
     stages: dict[tuple[str, tuple[tuple[str, float], ...]], StageFindings] = field(
         default_factory=dict
     )
@@ -211,21 +209,16 @@ class _Plan:
     by_stage: list[_Planned]
     generic: list[_Planned]
     context_key: Callable[[Subject], Any] | None  # None: the rest are evaluated every time
-    run: _RunMemo = field(default_factory=lambda: _RunMemo(no_run))
+    runs: PerRun[_RunMemo] = field(default_factory=lambda: PerRun(_new_run))
     chain_stages: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
 
     def memo(self, subject: Subject) -> _RunMemo:
-        """The memos for the subject's run: new when the group resolver changes, and let go
-        with the run's resolver (a long-lived process does not keep the last run's)."""
-        run = self.run
-        resolver = subject.group_members
-        if run.resolver() is not resolver:
-            run = self.run = _RunMemo(held_weakly(resolver, self._run_over))
-        return run
+        """The memos of the subject's run (its group resolver's)."""
+        return self.runs.of(subject.group_members)
 
-    def _run_over(self, resolver: Any) -> None:
-        if self.run.resolver is resolver:
-            self.run = _RunMemo(no_run)
+
+def _new_run(_resolver: Any) -> _RunMemo:
+    return _RunMemo()
 
 
 _PLANS: dict[tuple[int, date, date], _Plan] = {}

@@ -15,7 +15,8 @@ import json
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from functools import partial
+from typing import Any, ClassVar, Generic, TypeVar
 
 from ..models import MIDSTREAM, STAGES
 
@@ -26,6 +27,7 @@ OWNERSHIP = "@ownership"  # ownership (its rows, figures and paths)
 MATCHES = "@matches"  # matches and owner_matches
 JURISDICTION_COLUMNS = frozenset({"incorporation_country", "hq_country", "country"})
 SFE_LISTS_NOTE = "no watchlist loaded: listing not tested"
+RunState = TypeVar("RunState")
 
 
 @dataclass(frozen=True)
@@ -175,18 +177,45 @@ def unverified_detail(stage: str, share: float) -> str:
     return f"{stage}: {_pct(share)} unverified"
 
 
-def held_weakly(resolver: Any, when_gone: Callable[[Any], None] | None = None) -> Callable[[], Any]:
-    """A reference to a run's group resolver, weak when it can be: what is kept for a run
-    (``when_gone`` drops it) then goes with the run, not with the next one."""
-    try:
-        return weakref.ref(resolver, when_gone)
-    except TypeError:  # not weakly referenceable: held until the next run's replaces it
-        return lambda: resolver
-
-
-def no_run() -> None:
-    """The resolver reference of state that belongs to no run yet."""
+def _nothing() -> None:
     return None
+
+
+class PerRun(Generic[RunState]):
+    """State kept for each run, keyed by the run's group resolver and let go with it: a
+    long-lived process does not keep the last run's, and runs in threads of one process
+    (the Dask engine's local scheduler) keep their own."""
+
+    HELD_STRONGLY = 4  # resolvers that cannot be held weakly: the last few runs' state
+
+    def __init__(self, start: Callable[[Any], RunState]) -> None:
+        self._start = start  # resolver -> new state (must not hold this object: no cycle)
+        self._runs: weakref.WeakKeyDictionary[Any, RunState] = weakref.WeakKeyDictionary()
+        self._held: dict[int, tuple[Any, RunState]] = {}
+        # the last run asked, read and replaced as one value (threads): weak references
+        # to its resolver and state, so holding it keeps neither alive
+        self._last: tuple[Callable[[], Any], Callable[[], RunState | None]] = (_nothing, _nothing)
+
+    def of(self, resolver: Any) -> RunState:
+        """The state of the run with this group resolver (started when new)."""
+        last = self._last
+        if last[0]() is resolver:
+            found = last[1]()
+            if found is not None:
+                return found
+        try:
+            found = self._runs.get(resolver)
+            if found is None:
+                found = self._runs[resolver] = self._start(resolver)
+            self._last = (weakref.ref(resolver), weakref.ref(found))
+        except TypeError:  # the resolver or its state cannot be held weakly
+            entry = self._held.get(id(resolver))
+            if entry is None or entry[0] is not resolver:
+                if len(self._held) >= self.HELD_STRONGLY:
+                    self._held.clear()
+                entry = self._held[id(resolver)] = (resolver, self._start(resolver))
+            found = entry[1]
+        return found
 
 
 MEMO_LIMIT = 65536  # distinct shapes kept per memo; beyond, start again (1M rows)
@@ -250,6 +279,22 @@ class _StageCondition(Kind):
         return _answer(hits)
 
 
+class _Selection:
+    """A stage condition's groups resolved for one run, and its selections so far."""
+
+    def __init__(self, inside: frozenset[str], excluded: frozenset[str]) -> None:
+        self.inside = inside
+        self.excluded = excluded
+        self.chosen: dict[tuple[tuple[str, float], ...], tuple[tuple[str, float], ...]] = {}
+
+    @classmethod
+    def resolve(cls, groups: tuple[str, ...], outside: tuple[str, ...], members: Any) -> _Selection:
+        return cls(
+            frozenset().union(*(members(g, "origin") for g in groups)),
+            frozenset().union(*(members(g, "origin") for g in outside)),
+        )
+
+
 class StageInGroup(_StageCondition):
     name = "stage_in_group"
     description = (
@@ -262,45 +307,30 @@ class StageInGroup(_StageCondition):
         self.groups: list[str] = list(params.get("groups", []))
         self.outside: list[str] = list(params.get("outside", []))
         self.above = float(params.get("above", 0.0))
-        self._resolver: Callable[[], Any] = no_run  # the run whose groups are resolved
-        self._inside: frozenset[str] = frozenset()
-        self._excluded: frozenset[str] = frozenset()
-        self._chosen_memo: dict[tuple[tuple[str, float], ...], tuple[tuple[str, float], ...]] = {}
+        self._runs = PerRun(partial(_Selection.resolve, tuple(self.groups), tuple(self.outside)))
 
     def groups_used(self) -> set[str]:
         return set(self.groups) | set(self.outside)
 
-    def _selected(self, country: str, subject: Subject) -> bool:
-        if self._resolver() is not subject.group_members:  # once per run, not per country
-            members = subject.group_members
-            self._inside = frozenset().union(*(members(g, "origin") for g in self.groups))
-            self._excluded = frozenset().union(*(members(g, "origin") for g in self.outside))
-            self._resolver = held_weakly(members, self._run_over)
-            self._chosen_memo = {}
-        if country == UNVERIFIED or country in self._excluded:
+    def _selected(self, country: str, run: _Selection) -> bool:
+        if country == UNVERIFIED or country in run.excluded:
             return False
-        return not self.groups or country in self._inside
-
-    def _run_over(self, resolver: Any) -> None:
-        if self._resolver is resolver:
-            self._resolver = no_run
-            self._chosen_memo = {}
+        return not self.groups or country in run.inside
 
     def _chosen(
         self, distribution: tuple[tuple[str, float], ...], subject: Subject
     ) -> tuple[tuple[str, float], ...]:
         """The selected countries of one stage, by country, when their total is above the
         threshold (else none): depends only on the stage's shares, so computed once per shape."""
-        if self._resolver() is not subject.group_members:
-            self._selected(UNVERIFIED, subject)  # resolve the groups for this run
-        found = self._chosen_memo.get(distribution)
+        run = self._runs.of(subject.group_members)
+        found = run.chosen.get(distribution)
         if found is None:
-            chosen = {c: s for c, s in distribution if s > 0 and self._selected(c, subject)}
+            chosen = {c: s for c, s in distribution if s > 0 and self._selected(c, run)}
             total = sum(chosen.values())
             found = tuple(sorted(chosen.items())) if total > self.above + 1e-12 else ()
-            if len(self._chosen_memo) >= MEMO_LIMIT:
-                self._chosen_memo = {}
-            self._chosen_memo[distribution] = found
+            if len(run.chosen) >= MEMO_LIMIT:
+                run.chosen.clear()
+            run.chosen[distribution] = found
         return found
 
     def selection(
