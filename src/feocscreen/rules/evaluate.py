@@ -1,8 +1,8 @@
 """Apply a rule book to one supplier: findings (active/upcoming) and the FEOC/PFE prongs.
 
-Pure: no I/O. Every rule is evaluated (so prongs are known whatever the date);
-a rule yields findings only when it is active on ``as_of`` or becomes effective
-within the horizon. Each hit of a true condition is one finding, whose
+Pure: no I/O. Every rule that marks a prong is evaluated (so prongs are known
+whatever the date); a rule yields findings only when it is active on ``as_of`` or
+becomes effective within the horizon, and a rule that can do neither is not asked. Each hit of a true condition is one finding, whose
 ``finding_id`` hashes the supplier, rule, stage and country or list entry (never
 cell positions), so it survives row reordering and is usable as a baseline key.
 
@@ -17,8 +17,10 @@ A large portfolio repeats itself, so answers are kept for what suppliers share:
   prongs included, are kept per value of those columns; only the evidence cells are
   looked up for each supplier.
 
-Either way a supplier gets exactly the findings, in the order, that evaluating every
-rule on it gives (tests/test_perf_equivalence.py compares whole results byte for byte).
+Memos belong to a run (its group resolver) and go with it. Either way a supplier gets
+exactly the verdict that evaluating every rule on it gives: tests/test_eval_equivalence.py
+checks generated portfolios against that definition, tests/test_perf_equivalence.py
+whole results byte for byte against goldens.
 """
 
 from __future__ import annotations
@@ -203,7 +205,7 @@ class _RunMemo:
 @dataclass
 class _Plan:
     """A book's rules for one (as_of, horizon end): those evaluated stage by stage, the rest,
-    what the rest read, and the memos of the current run."""
+    what the rest read, and the memos of each run."""
 
     book: RuleBook  # held so its id cannot be reused while the plan is cached
     by_stage: list[_Planned]
