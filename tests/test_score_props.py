@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feocscreen.models import SEVERITIES
+from feocscreen.models import SEVERITIES, STAGES
 from feocscreen.rules.load import load_rulebook
-from feocscreen.score import hhi, passes_2027, score_findings, tier
+from feocscreen.score import hhi, passes_2027, portfolio_summary, score_findings, tier
 
 SCORING = load_rulebook(("builtin:feoc",)).scoring
 WEIGHTS = SCORING["severity_weights"]
@@ -71,3 +72,36 @@ def test_passes_2027_needs_zero_covered_and_zero_unverified():
     assert not passes_2027(
         {"stage_exposure": base, "stage_unverified": {**base, "separation": 0.2}}
     )
+
+
+SHARE = st.one_of(st.just(0.0), st.just(1e-13), st.floats(0.0, 1.0))
+
+
+@st.composite
+def supplier_figures(draw, index: int):
+    top = draw(st.integers(0, len(STAGES) - 1))
+    exposure = {s: (draw(SHARE) if i <= top else None) for i, s in enumerate(STAGES)}
+    unverified = {s: (draw(SHARE) if i <= top else None) for i, s in enumerate(STAGES)}
+    return {
+        "supplier_id": f"S{index:04d}",
+        "annual_spend_usd": draw(st.one_of(st.none(), st.floats(0, 1e9))),
+        "tier": draw(st.sampled_from(["critical", "high", "medium", "low", "clear"])),
+        "feoc": draw(st.booleans()),
+        "pfe": False,
+        "stage_exposure": exposure,
+        "stage_unverified": unverified,
+        "midstream_exposure": draw(st.floats(0.0, 1.0)),
+    }
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_summary_counts_agree_with_the_per_supplier_tests(data):
+    """The summary works on columns; its counts equal the per-supplier definitions."""
+    n = data.draw(st.integers(0, 12))
+    suppliers = [data.draw(supplier_figures(i)) for i in range(n)]
+    empty = pd.DataFrame({"supplier_id": [], "pos": [], "country": [], "share": []})
+    summary = portfolio_summary(suppliers, empty, frozenset({"CN"}), 0)
+    assert summary["spend_passing_2027"]["suppliers"] == sum(passes_2027(s) for s in suppliers)
+    assert summary["spend_feoc_pfe"]["suppliers"] == sum(s["feoc"] or s["pfe"] for s in suppliers)
+    assert sum(summary["by_tier"].values()) == n

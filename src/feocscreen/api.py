@@ -411,10 +411,7 @@ class Screening:
         weights = book.scoring["severity_weights"]
         tiers = book.scoring["tiers"]
         stop = min(start + SUPPLIER_BLOCK, self.count)
-        records = [
-            {key: _plain(value) for key, value in record.items()}
-            for record in self._frame.iloc[start:stop].to_dict("records")
-        ]
+        records = _records(self._frame.iloc[start:stop])
         entries: list[dict[str, Any]] = []
         matched: list[tuple[int, list[str]]] = []
         for record, chain in zip(records, chains.block(start, stop), strict=True):
@@ -474,7 +471,18 @@ class Screening:
             self.timings,
             self.outcome,
         )
-        validate_result({**self.head, "suppliers": self._sample, **tail}, full=True)
+        # What the run produced is checked against the schema: every part of a small result;
+        # of a large one, a fixed sample of the long lists (each item is built the same way).
+        validate_result(
+            {
+                **self.head,
+                "not_screened": _sampled(self.head["not_screened"]),
+                "suppliers": self._sample,
+                **tail,
+                "validation": {k: _sampled(v) for k, v in tail["validation"].items()},
+            },
+            full=True,
+        )
         self._sample = []
         if self._gate is not None:
             self.gate = self._gate.outcome(self.head["not_screened"])
@@ -683,12 +691,22 @@ def _allied_index(groups: dict[str, frozenset[str]]) -> _AlliedIndex:
     return index
 
 
-def _plain(value: Any) -> Any:
-    """None for every spelling of a blank cell (NaN, pd.NA, NaT), so rule kinds can test truth."""
-    try:
-        return None if pd.isna(value) else value
-    except (TypeError, ValueError):  # lists and other non-scalars
-        return value
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows as dicts, every blank (NaN, pd.NA, NaT) as None, so rule kinds can test truth.
+
+    Column by column: what ``to_dict("records")`` and ``_plain`` per value give, at a
+    fraction of the cost on a million rows.
+    """
+    names = [str(name) for name in frame.columns]
+    columns = []
+    for name in frame.columns:
+        values = frame[name].tolist()
+        blank = frame[name].isna().to_numpy()
+        if blank.any():
+            for index in blank.nonzero()[0].tolist():
+                values[index] = None
+        columns.append(values)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def _text(value: Any) -> str | None:
@@ -921,6 +939,13 @@ def result_schema() -> dict[str, Any]:
 # run time (the test suite validates every result it produces in full).
 VALIDATE_ALL_LIMIT = 300
 VALIDATE_SAMPLE = 50
+
+
+def _sampled(items: list[Any]) -> list[Any]:
+    """All of a short list; VALIDATE_SAMPLE evenly spaced items of a long one."""
+    if len(items) <= VALIDATE_ALL_LIMIT:
+        return items
+    return items[:: max(1, len(items) // VALIDATE_SAMPLE)]
 
 
 def validate_result(data: dict[str, Any], full: bool = False) -> None:

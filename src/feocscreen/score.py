@@ -8,8 +8,6 @@ first), so the contributions add up to the score.
 
 from __future__ import annotations
 
-import math
-from array import array
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -70,27 +68,40 @@ class SummaryFigures:
 
     def __init__(self) -> None:
         self.ids: list[str] = []
-        self.spend = array("d")
         self.tiers: list[str] = []
-        self.exposure = {stage: array("d") for stage in STAGES}
-        self.unverified = {stage: array("d") for stage in STAGES}
         self.feoc_pfe: list[str] = []
-        self.passing: list[str] = []
-        self.midstream = array("d")
+        # per supplier: spend, exposure at each stage, unverified at each stage, midstream
+        self.rows: list[tuple[Any, ...]] = []
 
     def add(self, supplier: Mapping[str, Any]) -> None:
         sid = supplier["supplier_id"]
         self.ids.append(sid)
-        self.spend.append(_number(supplier.get("annual_spend_usd")))
         self.tiers.append(supplier["tier"])
-        for stage in STAGES:
-            self.exposure[stage].append(_number(supplier["stage_exposure"][stage]))
-            self.unverified[stage].append(_number(supplier["stage_unverified"][stage]))
         if supplier.get("feoc") or supplier.get("pfe"):
             self.feoc_pfe.append(sid)
-        if passes_2027(supplier):
-            self.passing.append(sid)
-        self.midstream.append(_number(supplier["midstream_exposure"]))
+        exposure, unverified = supplier["stage_exposure"], supplier["stage_unverified"]
+        self.rows.append(
+            (
+                supplier.get("annual_spend_usd"),
+                *[exposure[stage] for stage in STAGES],
+                *[unverified[stage] for stage in STAGES],
+                supplier["midstream_exposure"],
+            )
+        )
+
+    def _columns(self) -> dict[str, np.ndarray]:
+        """The figures as float columns, NaN for a blank."""
+        width = 2 + 2 * len(STAGES)
+        table = (
+            np.array(self.rows, dtype="float64")
+            if self.rows
+            else np.empty((0, width), dtype="float64")
+        )
+        columns = {"spend": table[:, 0], "midstream": table[:, -1]}
+        for index, stage in enumerate(STAGES):
+            columns[f"exposure:{stage}"] = table[:, 1 + index]
+            columns[f"unverified:{stage}"] = table[:, 1 + len(STAGES) + index]
+        return columns
 
     def summary(
         self, distribution: pd.DataFrame, covered_origin: frozenset[str], not_screened: int
@@ -101,7 +112,8 @@ class SummaryFigures:
         Spend-weighted figures use suppliers that declared spend; without any, count-based.
         """
         ids = self.ids
-        spend = pd.Series(np.asarray(self.spend), index=ids, dtype="float64")
+        columns = self._columns()
+        spend = pd.Series(columns["spend"], index=ids, dtype="float64")
         has_spend = spend.notna() & (spend > 0)
         total_spend = float(spend[has_spend].sum())
         by_tier = {t: 0 for t in ("critical", "high", "medium", "low", "clear")}
@@ -111,8 +123,8 @@ class SummaryFigures:
 
         stage_exposure: dict[str, Any] = {}
         for stage in STAGES:
-            values = pd.Series(np.asarray(self.exposure[stage]), index=ids, dtype="float64")
-            unverified = pd.Series(np.asarray(self.unverified[stage]), index=ids, dtype="float64")
+            values = pd.Series(columns[f"exposure:{stage}"], index=ids, dtype="float64")
+            unverified = pd.Series(columns[f"unverified:{stage}"], index=ids, dtype="float64")
             in_chain = values.notna()
             weighted = in_chain & has_spend
             w = spend[weighted]
@@ -133,7 +145,15 @@ class SummaryFigures:
                 else None,
             }
 
-        midstream = pd.Series(np.asarray(self.midstream), index=ids, dtype="float64")
+        midstream = pd.Series(columns["midstream"], index=ids, dtype="float64")
+        # DFARS 2027 chain test (``passes_2027``): nothing covered or unverified at any stage
+        passing_mask = np.ones(len(ids), dtype=bool)
+        for stage in STAGES:
+            exposure = columns[f"exposure:{stage}"]
+            in_chain = ~np.isnan(exposure)
+            clean = (exposure <= 1e-12) & (np.nan_to_num(columns[f"unverified:{stage}"]) <= 1e-12)
+            passing_mask &= ~in_chain | clean
+        passing = [sid for sid, ok in zip(ids, passing_mask.tolist(), strict=True) if ok]
 
         # Stage × country matrix: spend-weighted when any spend is declared, else each supplier equal.
         weights = spend.where(has_spend, 0.0) if has_spend.any() else pd.Series(1.0, index=ids)
@@ -164,7 +184,7 @@ class SummaryFigures:
                 "total_spend_usd": _round(total_spend),
             },
             "spend_feoc_pfe": _spend_block(spend, has_spend, self.feoc_pfe, total_spend),
-            "spend_passing_2027": _spend_block(spend, has_spend, self.passing, total_spend),
+            "spend_passing_2027": _spend_block(spend, has_spend, passing, total_spend),
             "hhi_by_stage": hhi_by_stage,
             "stage_country_share": matrix,
             "weighting": "spend" if has_spend.any() else "count",
@@ -187,11 +207,6 @@ def portfolio_summary(
     for supplier in suppliers:
         figures.add(supplier)
     return figures.summary(distribution, covered_origin, not_screened)
-
-
-def _number(value: Any) -> float:
-    """A figure as a float, NaN for a blank (the columns' missing value)."""
-    return math.nan if value is None else float(value)
 
 
 def passes_2027(supplier: Mapping[str, Any]) -> bool:
