@@ -405,7 +405,9 @@ def build_chains(portfolio: Portfolio) -> Chains:
             for r in unresolved.itertuples(index=False)
             for p in range(int(r.pos) + 1)
         ]
-        looped = pd.DataFrame(expanded, columns=list(_empty_detail().columns))
+        looped = pd.DataFrame(expanded, columns=list(_empty_detail().columns)).astype(
+            _empty_detail().dtypes.to_dict()  # typed even when empty: shares stay float64
+        )
         new = pd.concat([_empty_detail(), inherited, looped], ignore_index=True)
         new["supplier_id"] = new["supplier_id"].astype("int64")
         parts.append(new)

@@ -29,6 +29,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
@@ -46,6 +47,7 @@ MAX_DEPTH = 12  # ownership chains deeper than this are not followed (no real ca
 SFE_LISTS = frozenset({"SDN", "FTO", "1260H", "UFLPA", "NDAA154"})
 
 
+@lru_cache(maxsize=1 << 18)  # owner names recur row after row of a large Ownership sheet
 def normalise_owner(name: Any) -> str:
     """Join key of an owner or entity name: case, spacing and punctuation ignored."""
     return re.sub(r"[\W_]+", " ", str(name).casefold()).strip()
