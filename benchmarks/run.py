@@ -4,8 +4,10 @@
                              [--repeat 1] [--profile] [--markdown]
 
 For each size it makes the workbook if missing (benchmarks/make_workbook.py), then
-runs every case in its own subprocess, measuring wall time and peak RSS (the
-child's ``ru_maxrss`` from ``wait4``):
+runs every case in its own subprocess, measuring wall time, peak RSS (the
+child's ``ru_maxrss`` from ``wait4``: the largest single process) and the peak
+summed PSS of the process and its children (sampled from /proc: what a run that
+forks workers takes from the machine, shared pages counted once):
 
 - ``floor``     python-calamine ``to_python()`` of every sheet: the read floor every ratio uses;
 - ``fastexcel`` fastexcel into Arrow, for comparison;
@@ -67,6 +69,10 @@ class Run:
     reported: dict[str, Any] = field(default_factory=dict)  # the JSON line a bench script printed
     stderr_tail: str = ""
     stdout_tail: str = ""  # what a bench script printed, when it printed no JSON line
+    # the largest sum over the process and its children of their proportional set size
+    # (shared pages split between the processes sharing them), sampled every 0.2 s: what
+    # the run takes from the machine when it forks workers
+    peak_pss_mib: float | None = None
 
 
 @dataclass
@@ -102,6 +108,11 @@ class CaseResult:
     def peak_rss_mib(self) -> float | None:
         return max(r.peak_rss_mib for r in self.runs) if self.runs else None
 
+    @property
+    def peak_pss_mib(self) -> float | None:
+        values = [r.peak_pss_mib for r in self.runs if r.peak_pss_mib is not None]
+        return max(values) if values else None
+
     def to_dict(self, floor_s: float | None, floor_cpu_s: float | None = None) -> dict[str, Any]:
         if self.case == "match":  # a watchlist, not the workbook: the read floor says nothing
             floor_s = floor_cpu_s = None
@@ -119,6 +130,7 @@ class CaseResult:
             "seconds": seconds,
             "rows_per_s": (self.rows / seconds) if seconds else None,
             "peak_rss_mib": self.peak_rss_mib,
+            "peak_pss_mib": self.peak_pss_mib,
             "ratio_to_floor": (seconds / floor_s) if (seconds and floor_s) else None,
             # CPU time over the floor process's CPU time: steadier when the machine is busy
             "cpu_ratio_to_floor": (self.cpu_s / floor_cpu_s)
@@ -135,10 +147,13 @@ def measure(command: list[str], timeout: float, cwd: Path) -> Run:
         proc = subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=cwd)
         timer = threading.Timer(timeout, proc.kill)
         timer.start()
+        sampler = PssSampler(proc.pid)
+        sampler.start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
         finally:
             timer.cancel()
+            sampler.stop()
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -163,7 +178,60 @@ def measure(command: list[str], timeout: float, cwd: Path) -> Run:
         reported,
         stderr[-2000:],
         tail,
+        sampler.peak_mib,
     )
+
+
+class PssSampler(threading.Thread):
+    """Samples the summed PSS of a process and its descendants (Linux /proc; else None)."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.peak_mib: float | None = None
+        self._done = threading.Event()
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+    def run(self) -> None:
+        if not Path(f"/proc/{self.pid}/smaps_rollup").exists():
+            return
+        while not self._done.wait(self.interval):
+            total = sum(_pss_kib(pid) for pid in _tree(self.pid))
+            if total:
+                self.peak_mib = max(self.peak_mib or 0.0, total / 1024)
+
+
+def _tree(root: int) -> list[int]:
+    """The process and every descendant, from the parent ids in /proc/*/stat."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
+
+
+def _pss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def feocscreen_command() -> list[str]:
@@ -376,6 +444,7 @@ def render(records: list[dict[str, Any]], markdown: bool) -> None:
         "CPU s",
         "rows/s",
         "peak RSS MiB",
+        "peak PSS MiB, all processes",
         "× floor",
         "CPU × floor",
         "status",
@@ -402,6 +471,7 @@ def render(records: list[dict[str, Any]], markdown: bool) -> None:
             "" if r["cpu_s"] is None else f"{r['cpu_s']:.2f}",
             "" if not r["rows_per_s"] else f"{r['rows_per_s'] / 1000:,.1f}k",
             "" if r["peak_rss_mib"] is None else f"{r['peak_rss_mib']:,.0f}",
+            "" if r.get("peak_pss_mib") is None else f"{r['peak_pss_mib']:,.0f}",
             "" if r["ratio_to_floor"] is None else f"{r['ratio_to_floor']:.2f}",
             "" if r.get("cpu_ratio_to_floor") is None else f"{r['cpu_ratio_to_floor']:.2f}",
             status,
