@@ -130,7 +130,7 @@ def test_a_run_streams_its_suppliers_once_in_id_order() -> None:
 def test_forked_workers_write_the_same_json_as_one_process(
     tmp_path: Path, waivers: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Large runs screen blocks on forked workers (JSON-only output): same bytes, same gate."""
+    """Large runs screen blocks on forked workers: the same JSON, report and gate."""
     from feocscreen import api
 
     monkeypatch.setattr(screen_cli, "PRETTY_JSON_LIMIT", 0)
@@ -138,13 +138,17 @@ def test_forked_workers_write_the_same_json_as_one_process(
     outputs = {}
     for workers in ("1", "2"):
         monkeypatch.setenv("FEOCSCREEN_WORKERS", workers)
-        out = tmp_path / f"w{workers}.json"
+        out, report = tmp_path / f"w{workers}.json", tmp_path / f"w{workers}.xlsx"
         args = ["screen", str(DEMO), "--as-of", AS_OF, "--waivers", str(waivers), "-q"]
-        args += ["--json", str(out), "--fail-on", "critical"]
+        args += ["--json", str(out), "-o", str(report), "--fail-on", "critical"]
         for path in LISTS:
             args += ["-l", str(path)]
         run = CliRunner().invoke(main, args)
         assert run.exit_code == 1, run.output
-        outputs[workers] = (_without_run_fields(json.loads(out.read_text("utf-8"))), run.output)
+        outputs[workers] = (
+            _without_run_fields(json.loads(out.read_text("utf-8"))),
+            _cells(report),
+            run.output,
+        )
     assert outputs["1"] == outputs["2"]
     assert outputs["2"][0]["waivers"]["applied"]  # waiver matches came back from the workers

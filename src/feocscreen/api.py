@@ -331,21 +331,22 @@ class Screening:
             yield entry
 
     def encoded(
-        self, encode: Callable[[dict[str, Any]], str]
-    ) -> Iterator[tuple[dict[str, Any], str]]:
+        self, encode: Callable[[dict[str, Any]], Any]
+    ) -> Iterator[tuple[dict[str, Any], Any]]:
         """Screen every supplier as ``suppliers()`` does, giving each as (its figures,
-        ``encode(entry)``): for a writer that needs only the text (the JSON stream).
+        ``encode(entry)``): for writers that need only what ``encode`` makes of a supplier
+        (the JSON text, the report's rows).
 
         With ``workers`` > 1 the suppliers are screened and encoded on forked worker
-        processes, and only the text and the figures the run's summary, gate and the
-        caller's digest need come back (an entry without findings, matches, prongs,
+        processes, and only what ``encode`` made and the figures the run's summary, gate
+        and the caller's digest need come back (an entry without findings, matches, prongs,
         ownership and per-stage detail; whole every so often for validation, and with
         its findings when gating). ``encode`` must be a module-level function.
         """
         return self._stream(encode)
 
     def _stream(
-        self, encode: Callable[[dict[str, Any]], str] | None
+        self, encode: Callable[[dict[str, Any]], Any] | None
     ) -> Iterator[tuple[dict[str, Any], Any]]:
         if self._consumed:
             raise RuntimeError("a screening run's suppliers can be read once")
@@ -368,7 +369,7 @@ class Screening:
                     yield entry, text
 
     def _screened_blocks(
-        self, starts: range, encode: Callable[[dict[str, Any]], str] | None
+        self, starts: range, encode: Callable[[dict[str, Any]], Any] | None
     ) -> Iterator[_Block]:
         """Each block's entries, texts and waiver matches, in order: here, or on workers.
 
@@ -510,7 +511,7 @@ SLIM_DROPPED = frozenset(
 SLIM_DROPPED_GATING = SLIM_DROPPED - {"findings"}
 
 
-def _screen_forked_block(start: int, encode: Callable[[dict[str, Any]], str]) -> _Block:
+def _screen_forked_block(start: int, encode: Callable[[dict[str, Any]], Any]) -> _Block:
     """On a worker: one block screened and encoded; its figures and texts go back."""
     run = _FORKED_RUN[0]
     entries, matched = run._screen_block(start)

@@ -11,6 +11,7 @@ import heapq
 import json
 import sys
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -129,20 +130,26 @@ def screen_command(
                     from ..report.excel import ReportStream
 
                     report_sink = ReportStream(head, report)
-                stream: Iterator[tuple[dict[str, Any], str | None]]
-                if run is None:
-                    stream = ((s, None) for s in data.get("suppliers") or [])
-                elif json_sink is not None and report_sink is None and not json_sink.pretty:
-                    # only text is needed: suppliers are encoded where they are screened
-                    stream = run.encoded(_compact)
+                if run is not None and not (json_sink is not None and json_sink.pretty):
+                    # Each supplier is encoded for the outputs where it is screened (on
+                    # forked workers when the run is large); only that comes back.
+                    encode = partial(
+                        encode_outputs, text=json_sink is not None, rows=report_sink is not None
+                    )
+                    for supplier, (text, rows) in run.encoded(encode):
+                        digest.add(supplier)
+                        if json_sink is not None:
+                            json_sink.supplier(supplier, text)
+                        if report_sink is not None:
+                            report_sink.rows(rows)
                 else:
-                    stream = ((s, None) for s in run.suppliers())
-                for supplier, text in stream:
-                    digest.add(supplier)
-                    if json_sink is not None:
-                        json_sink.supplier(supplier, text)
-                    if report_sink is not None:
-                        report_sink.supplier(supplier)
+                    suppliers = run.suppliers() if run is not None else data.get("suppliers") or []
+                    for supplier in suppliers:
+                        digest.add(supplier)
+                        if json_sink is not None:
+                            json_sink.supplier(supplier)
+                        if report_sink is not None:
+                            report_sink.supplier(supplier)
                 tail = finish()
                 with progress.stage(progress.WRITING, unit="files"):
                     for sink in (json_sink, report_sink):
@@ -226,6 +233,16 @@ class JsonStream:
             self.stream.write("," + json.dumps(key) + ":" + _compact(value))
         self.stream.write("}\n")
         return []
+
+
+def encode_outputs(supplier: dict[str, Any], text: bool, rows: bool) -> tuple[Any, Any]:
+    """What the outputs need of one supplier: its compact JSON text, its report rows."""
+    sheet_rows = None
+    if rows:
+        from ..report.excel import supplier_rows
+
+        sheet_rows = supplier_rows(supplier)
+    return (_compact(supplier) if text else None, sheet_rows)
 
 
 def _compact(value: Any) -> str:

@@ -135,6 +135,32 @@ def write_report(data: Result, path: Path, *, max_rows: int = EXCEL_MAX_ROWS) ->
     return stream.finish({k: data[k] for k in TAIL_KEYS if k in data})
 
 
+@dataclass(frozen=True)
+class SupplierRows:
+    """Everything the report takes from one supplier: plain values, cheap to send between
+    processes (a run screening on workers builds these there)."""
+
+    counts: dict[str, int]
+    supplier: list[Any]
+    findings: list[list[Any]]
+    ownership: list[list[Any]]
+    matches: list[list[Any]]
+    asks: list[tuple[str, str, str, str, str]]
+
+
+def supplier_rows(supplier: Mapping[str, Any]) -> SupplierRows:
+    """One supplier's rows on the Suppliers, Findings, Ownership and Matches sheets, its
+    finding counts and its questions for the Summary."""
+    return SupplierRows(
+        finding_counts(supplier),
+        _ReportWriter.supplier_row(supplier),
+        list(_ReportWriter.finding_rows(supplier)),
+        list(_ReportWriter.ownership_rows(supplier)),
+        list(_ReportWriter.match_rows(supplier)),
+        list(_ReportWriter.supplier_asks(supplier)),
+    )
+
+
 class ReportStream:
     """The report written in one pass over the suppliers, as a screening run yields them.
 
@@ -150,6 +176,10 @@ class ReportStream:
 
     def supplier(self, supplier: Mapping[str, Any]) -> None:
         self.writer.add_supplier(supplier)
+
+    def rows(self, rows: SupplierRows) -> None:
+        """A supplier given as its rows, built elsewhere (e.g. where it was screened)."""
+        self.writer.add_rows(rows)
 
     def finish(self, tail: Result) -> list[Path]:
         """Write the sheets that need the whole run, save, and return the files written."""
@@ -373,20 +403,23 @@ class _ReportWriter:
     # ---- sheets -------------------------------------------------------------------------
     def add_supplier(self, supplier: Mapping[str, Any]) -> None:
         """One screened supplier: its rows on every per-supplier sheet, its counts and asks."""
+        self.add_rows(supplier_rows(supplier))
+
+    def add_rows(self, rows: SupplierRows) -> None:
+        """One screened supplier's rows (see ``supplier_rows``)."""
         self.screened += 1
-        for state, n in finding_counts(supplier).items():
+        for state, n in rows.counts.items():
             self.counts[state] = self.counts.get(state, 0) + n
-        self.tables["Suppliers"].add(self.supplier_row(supplier))
-        findings = self.tables["Findings"]
-        for row in self.finding_rows(supplier):
-            findings.add(row)
-        ownership = self.tables["Ownership"]
-        for row in self.ownership_rows(supplier):
-            ownership.add(row)
-        matches = self.tables["Matches"]
-        for row in self.match_rows(supplier):
-            matches.add(row)
-        for ask in self.supplier_asks(supplier):
+        self.tables["Suppliers"].add(rows.supplier)
+        for table, table_rows in (
+            ("Findings", rows.findings),
+            ("Ownership", rows.ownership),
+            ("Matches", rows.matches),
+        ):
+            add = self.tables[table].add
+            for row in table_rows:
+                add(row)
+        for ask in rows.asks:
             self._ask(ask)
 
     def _ask(self, ask: tuple[str, str, str, str, str]) -> None:
@@ -655,9 +688,8 @@ class _ReportWriter:
         tier_chart.height, tier_chart.width = 8.0, 9.5
         ws.add_chart(tier_chart, f"E{key_figures_at}")
 
-    def supplier_asks(
-        self, supplier: Mapping[str, Any]
-    ) -> Iterator[tuple[str, str, str, str, str]]:
+    @staticmethod
+    def supplier_asks(supplier: Mapping[str, Any]) -> Iterator[tuple[str, str, str, str, str]]:
         """Questions for one supplier, straight from the result: unverified stages, review
         matches and upcoming failures (input errors and expired waivers come at the end)."""
         sid, name, tier = (
@@ -786,7 +818,8 @@ class _ReportWriter:
         return covered
 
     # ---- table rows ---------------------------------------------------------------------
-    def supplier_row(self, supplier: Mapping[str, Any]) -> list[Any]:
+    @staticmethod
+    def supplier_row(supplier: Mapping[str, Any]) -> list[Any]:
         exposure = supplier.get("stage_exposure") or {}
         unverified = supplier.get("stage_unverified") or {}
         counts = finding_counts(supplier)
@@ -813,7 +846,8 @@ class _ReportWriter:
             "; ".join(clean_text(b) for b in basis) if isinstance(basis, list) else basis,
         ]
 
-    def finding_rows(self, supplier: Mapping[str, Any]) -> Iterator[list[Any]]:
+    @staticmethod
+    def finding_rows(supplier: Mapping[str, Any]) -> Iterator[list[Any]]:
         for finding in supplier.get("findings") or []:
             waived = finding.get("waived") or {}
             citation = finding.get("citation")
@@ -836,7 +870,8 @@ class _ReportWriter:
                 finding.get("finding_id"),
             ]
 
-    def ownership_rows(self, supplier: Mapping[str, Any]) -> Iterator[list[Any]]:
+    @staticmethod
+    def ownership_rows(supplier: Mapping[str, Any]) -> Iterator[list[Any]]:
         ownership = supplier.get("ownership") or {}
         base = [
             supplier.get("supplier_id"),
@@ -866,7 +901,8 @@ class _ReportWriter:
             else:
                 yield [*base, None, None, clean_text(path)]
 
-    def match_rows(self, supplier: Mapping[str, Any]) -> Iterator[list[Any]]:
+    @staticmethod
+    def match_rows(supplier: Mapping[str, Any]) -> Iterator[list[Any]]:
         for match in supplier.get("matches") or []:
             yield [
                 supplier.get("supplier_id"),
