@@ -35,6 +35,7 @@ the figures and the limits.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -376,6 +377,8 @@ NUMERIC_COLUMNS = frozenset({"score", "covered_government_ownership", "midstream
 # sends back once the full entries are written to Parquet on the worker.
 SUMMARY_FIELDS: tuple[str, ...] = (
     "supplier_id",
+    "supplier_name",  # and score: the terminal summary's top exposures
+    "score",
     "annual_spend_usd",
     "tier",
     "feoc",
@@ -625,9 +628,8 @@ def screen_partitioned(
     parts: list[str | None] = [None] * len(groups)
     if stream_to is not None:
         folder = Path(stream_to) / "suppliers.parquet"
+        _clear_previous(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        for stale in folder.glob("part-*.parquet"):
-            stale.unlink()
         parts = [str(folder / f"part-{i:05d}.parquet") for i in range(len(groups))]
     tasks = [
         dask.delayed(screen_chunk)(
@@ -720,8 +722,22 @@ def write_outputs(data: dict[str, Any], folder: Path) -> list[Path]:
     """suppliers.parquet and summary.json (everything but the supplier list) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     suppliers = folder / "suppliers.parquet"
+    _clear_previous(suppliers)
     supplier_table(data).to_parquet(suppliers, index=False)
     return [suppliers, _write_summary(data, folder, suppliers.name)]
+
+
+def _clear_previous(path: Path) -> None:
+    """Remove what an earlier run wrote at ``path``: one Parquet file (a gathered run) or a
+    folder of part files (a streamed one), so a run in either mode can follow the other.
+    A folder holding anything else is left alone (and the write then fails, naming it)."""
+    if path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        for stale in path.glob("part-*.parquet"):
+            stale.unlink()
+        with contextlib.suppress(OSError):
+            path.rmdir()
 
 
 def _write_summary(data: dict[str, Any], folder: Path, suppliers_name: str) -> Path:
