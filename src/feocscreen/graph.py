@@ -73,9 +73,9 @@ class Chains:
     ids: list[str]  # sorted; a supplier's position is its code
     distribution: pd.DataFrame  # supplier_id, pos, country, share (aggregated, chain stages only)
     issues: list[Issue]
-    _dist: tuple[np.ndarray, np.ndarray, np.ndarray]  # pos, country, share (rounded)
+    _dist: tuple[np.ndarray, _Coded, np.ndarray]  # pos, country, share (rounded)
     _dist_start: np.ndarray  # per code, where its distribution rows start (len(ids) + 1)
-    _detail: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # pos, country, via, row
+    _detail: tuple[np.ndarray, _Coded, _Coded, np.ndarray]  # pos, country, via, row
     _detail_start: np.ndarray
     _code: dict[str, int] = field(default_factory=dict)
 
@@ -432,14 +432,14 @@ def build_chains(portfolio: Portfolio) -> Chains:
         issues,
         (
             distribution["pos"].to_numpy(),
-            distribution["country"].to_numpy(dtype=object),
+            _Coded(distribution["country"]),
             distribution["share"].round(10).to_numpy(),
         ),
         dist_start,
         (
             detail["pos"].to_numpy(),
-            detail["country"].to_numpy(dtype=object),
-            detail["via"].to_numpy(dtype=object),
+            _Coded(detail["country"]),
+            _Coded(detail["via"]),
             detail["row"].to_numpy(),
         ),
         _starts(detail["supplier_id"].to_numpy(), len(ids)),
@@ -480,6 +480,33 @@ def _detail(parts: list[pd.DataFrame], top: np.ndarray) -> pd.DataFrame:
         )
     )
     return detail.take(order).reset_index(drop=True)
+
+
+class _Coded:
+    """A text column as integer codes and its distinct values: no Python string per row.
+
+    Forked workers read these arrays without writing to the pages they share with the
+    parent; a column of Python strings would be copied into every worker as it is read
+    (reading a string object updates its reference count).
+    """
+
+    def __init__(self, column: pd.Series) -> None:
+        codes, uniques = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=False)
+        self.codes = codes.astype(np.int32)
+        self.values: list[Any] = list(uniques)
+
+    def __getitem__(self, rows: slice) -> _CodedSlice:
+        return _CodedSlice(self.codes[rows], self.values)
+
+
+@dataclass
+class _CodedSlice:
+    codes: np.ndarray
+    values: list[Any]
+
+    def tolist(self) -> list[Any]:
+        values = self.values
+        return [values[c] for c in self.codes.tolist()]
 
 
 def _starts(codes: np.ndarray, count: int) -> np.ndarray:
