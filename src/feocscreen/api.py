@@ -854,6 +854,17 @@ def _head(
     }
 
 
+def issue_order(issue: dict[str, Any]) -> tuple[str, str, int, str, str]:
+    """Sort key of the result's issues: by file, sheet and row, then code and message."""
+    return (
+        str(issue["file"] or ""),
+        str(issue["sheet"] or ""),
+        issue["row"] or 0,
+        issue["code"],
+        issue["message"],
+    )
+
+
 def _tail(
     portfolio: Portfolio,
     config: ScreenConfig,
@@ -867,16 +878,7 @@ def _tail(
     outcome: Any,
 ) -> dict[str, Any]:
     """The result's keys that come after its suppliers (they need every supplier)."""
-    ordered_issues = sorted(
-        (i.to_dict() for i in issues),
-        key=lambda d: (
-            str(d["file"] or ""),
-            str(d["sheet"] or ""),
-            d["row"] or 0,
-            d["code"],
-            d["message"],
-        ),
-    )
+    ordered_issues = sorted((i.to_dict() for i in issues), key=issue_order)
     summary = figures.summary(chains.distribution, covered_origin, len(portfolio.not_screened))
     return {
         "validation": {

@@ -645,16 +645,7 @@ def screen_partitioned(
     covered_origin = api.group_resolver(book)("covered", "origin")
     suppliers = [entry for chunk in chunks for entry in chunk["suppliers"]]
     issues = [i.to_dict() for i in portfolio.issues] + _merged_issues(chunks)
-    ordered = sorted(
-        issues,
-        key=lambda d: (
-            str(d["file"] or ""),
-            str(d["sheet"] or ""),
-            d["row"] or 0,
-            d["code"],
-            d["message"],
-        ),
-    )
+    ordered = sorted(issues, key=api.issue_order)
     not_screened = [
         {"supplier_id": str(sid), "reasons": [i.to_dict() for i in reasons]}
         for sid, reasons in sorted(portfolio.not_screened.items())
