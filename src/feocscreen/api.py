@@ -4,6 +4,11 @@ intake → chains (graph) → matches (watchlists, when given) → ownership →
 rules → waivers → scores → result dict (DESIGN's JSON v1 plus the report's
 additions), validated against the shipped JSON Schema. Deterministic: the same
 inputs and ``as_of`` give the same dict apart from ``generated_at``.
+
+``open_screening(config) -> Screening`` runs the same stages as a stream: the
+result's head, then each supplier once, in id order (on forked workers for large
+runs), then what needs them all. The CLI writes its outputs from that stream, so
+memory does not grow with the result; ``screen`` collects it.
 """
 
 from __future__ import annotations
@@ -129,9 +134,10 @@ _PAUSE_DEPTH = 0
 def _collector_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while a run allocates millions of small dicts.
 
-    Screening builds one dict per finding and keeps them all, so each generation-2 pass
+    A whole result (``screen``) holds one dict per finding, so each generation-2 pass
     rescans everything built so far: measured at 100k Sourcing rows, 2-3 s of a 10 s run.
-    The run creates few reference cycles; collection resumes (and catches up) on exit.
+    The run creates no reference cycles (a test-free promise kept by review: the ownership
+    walk is a method, not a self-calling closure); collection resumes on exit.
     """
     global _PAUSE_DEPTH
     if _PAUSE_DEPTH:  # nested: the outermost pause decides
