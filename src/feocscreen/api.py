@@ -136,8 +136,8 @@ def _collector_paused() -> Iterator[None]:
 
     A whole result (``screen``) holds one dict per finding, so each generation-2 pass
     rescans everything built so far: measured at 100k Sourcing rows, 2-3 s of a 10 s run.
-    The run creates no reference cycles (a test-free promise kept by review: the ownership
-    walk is a method, not a self-calling closure); collection resumes on exit.
+    Screening creates no reference cycles (tests/test_scale_stream.py holds it to that),
+    so nothing waits for the collector; collection resumes on exit.
     """
     global _PAUSE_DEPTH
     if _PAUSE_DEPTH:  # nested: the outermost pause decides
