@@ -383,9 +383,9 @@ class Screening:
         """Each block's entries, texts and waiver matches, in order: here, or on workers.
 
         Workers (only when encoding) are forked from this process once the run is
-        prepared, so they share its frames and chains without copying them. At most two
-        blocks per worker are in flight, so a slow writer holds the workers back instead
-        of letting finished blocks pile up in memory.
+        prepared, so they share its frames and chains without copying them. At most one
+        block per worker and the one being written are in flight, so a slow writer holds
+        the workers back instead of letting finished blocks pile up in memory.
         """
         workers = self.workers if encode is not None and len(starts) > 1 and _can_fork() else 1
         if workers <= 1:
@@ -401,7 +401,7 @@ class Screening:
                 pending: deque[Any] = deque()
                 for start in starts:
                     pending.append(pool.apply_async(_screen_forked_block, (start, encode)))
-                    if len(pending) >= 2 * workers:
+                    if len(pending) > workers:
                         yield pending.popleft().get()
                 while pending:
                     yield pending.popleft().get()
