@@ -168,3 +168,10 @@ def test_screening_suppliers_creates_no_reference_cycles() -> None:
     finally:
         gc.enable()
     assert screened and unreachable == 0
+
+
+def test_a_bad_worker_count_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEOCSCREEN_WORKERS", "two")
+    run = CliRunner().invoke(main, ["screen", str(DEMO), "--as-of", AS_OF, "-q"])
+    assert run.exit_code == 2
+    assert "FEOCSCREEN_WORKERS='two'" in run.output and "Traceback" not in run.output

@@ -34,7 +34,7 @@ import jsonschema
 import pandas as pd
 
 from . import __version__, progress
-from .errors import make_issue
+from .errors import FeocscreenError, make_issue
 from .gate import GateCounter, GateOutcome
 from .graph import (
     UNVERIFIED,
@@ -540,9 +540,13 @@ def _can_fork() -> bool:
 def default_workers(suppliers: int) -> int:
     """Worker processes for a run of this many suppliers: every CPU this process may use,
     past PARALLEL_MIN_SUPPLIERS (``FEOCSCREEN_WORKERS`` overrides; 1 screens in-process)."""
-    configured = os.environ.get("FEOCSCREEN_WORKERS")
+    configured = os.environ.get("FEOCSCREEN_WORKERS", "").strip()
     if configured:
-        return max(1, int(configured))
+        if not configured.isdigit() or int(configured) < 1:
+            raise FeocscreenError(
+                f"FEOCSCREEN_WORKERS={configured!r}: give a whole number of processes, 1 or more"
+            )
+        return int(configured)
     if suppliers < PARALLEL_MIN_SUPPLIERS:
         return 1
     try:
