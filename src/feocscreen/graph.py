@@ -233,19 +233,20 @@ def build_chains(portfolio: Portfolio) -> Chains:
     issues: list[Issue] = []
 
     src = portfolio.sourcing
+    id_index = pd.Index(names)
     upstream_text = (
         src["upstream_supplier_id"].astype(object).where(src["upstream_supplier_id"].notna(), None)
     )
     rows = pd.DataFrame(
         {
-            "supplier_id": src["supplier_id"].astype(object).map(code).to_numpy(),
+            "supplier_id": _codes(src["supplier_id"].astype(object), id_index),
             "pos": src["stage"].map(STAGE_POS).to_numpy(),
             "country": pd.Series(
                 src["country"].astype(object).where(src["country"].notna(), None).to_numpy(),
                 dtype=object,
             ),
             "share": pd.to_numeric(src["share"], errors="coerce").fillna(0.0).to_numpy(dtype=float),
-            "upstream": upstream_text.map(code).to_numpy(),
+            "upstream": _codes(upstream_text, id_index),
             "upstream_text": pd.Series(upstream_text.to_numpy(), dtype=object),
             "row": np.arange(len(src), dtype="int64"),
         }
@@ -507,6 +508,14 @@ class _CodedSlice:
     def tolist(self) -> list[Any]:
         values = self.values
         return [values[c] for c in self.codes.tolist()]
+
+
+def _codes(values: pd.Series, index: pd.Index) -> np.ndarray:
+    """Each value's position in ``index`` as a float, NaN where absent (a hashed look-up
+    for the whole column, not a dict look-up per row)."""
+    found = index.get_indexer(values.to_numpy(dtype=object)).astype("float64")
+    found[found < 0] = np.nan
+    return found
 
 
 def _starts(codes: np.ndarray, count: int) -> np.ndarray:

@@ -32,8 +32,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-import pandas as pd
-
 from .errors import make_issue
 from .models import Issue
 from .portfolio import Portfolio
@@ -106,27 +104,42 @@ class OwnershipGraph:
         self._fc_memo: dict[str, bool] = {}
         self._root_keys: dict[str, str] = {}  # display name -> normalised, for paths()
         frame = portfolio.ownership
-        for rec in frame.to_dict("records"):
-            entity = normalise_owner(rec["entity"])
-            owner = normalise_owner(rec["owner"])
-            self.display.setdefault(entity, str(rec["entity"]))
-            self.display.setdefault(owner, str(rec["owner"]))
-            country = rec.get("owner_country")
+        # Column by column rather than a dict per row: the sheet can have 100k+ rows.
+        size = len(frame)
+
+        def column(name: str) -> list[Any]:
+            return frame[name].tolist() if name in frame.columns else [None] * size
+
+        entities, owners = column("entity"), column("owner")
+        countries, types, officers = (
+            column("owner_country"),
+            column("owner_type"),
+            column("appoints_officer"),
+        )
+        files, sheets, excel_rows = column("_file"), column("_sheet"), column("_row")
+        located = frame["_row"].notna().tolist() if "_row" in frame.columns else [False] * size
+        measures = {m: column(m) for m in (*MEASURES, "debt")}
+        for i in range(size):
+            entity = normalise_owner(entities[i])
+            owner = normalise_owner(owners[i])
+            self.display.setdefault(entity, str(entities[i]))
+            self.display.setdefault(owner, str(owners[i]))
+            country = countries[i]
             country = country if isinstance(country, str) and country else None
-            otype = rec.get("owner_type")
+            otype = types[i]
             otype = otype if isinstance(otype, str) and otype else None
             self.owner_info.setdefault(owner, (country, otype))
-            officer = rec.get("appoints_officer")
+            officer = officers[i]
             location = None
-            if rec.get("_file") is not None and pd.notna(rec.get("_row")):
-                location = (str(rec["_file"]), str(rec["_sheet"]), int(rec["_row"]))
+            if files[i] is not None and located[i]:
+                location = (str(files[i]), str(sheets[i]), int(excel_rows[i]))
             self.edges[entity].append(
                 Edge(
                     owner,
-                    str(rec["owner"]),
+                    str(owners[i]),
                     country,
                     otype,
-                    {m: _num(rec.get(m)) for m in (*MEASURES, "debt")},
+                    {m: _num(values[i]) for m, values in measures.items()},
                     officer if isinstance(officer, bool) else None,
                     location,
                 )
