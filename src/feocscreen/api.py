@@ -319,9 +319,7 @@ class Screening:
         self.workers = default_workers(self.count) if workers is None else workers
         self.figures = SummaryFigures()
         self._sample: list[dict[str, Any]] = []
-        self._sample_step = (
-            1 if self.count <= VALIDATE_ALL_LIMIT else max(1, self.count // VALIDATE_SAMPLE)
-        )
+        self._sample_step = _sample_step(self.count)
         self._consumed = False
         self._gate = (
             GateCounter(config.fail_on, config.fail_on_upcoming)
@@ -365,6 +363,7 @@ class Screening:
         self._frame = frame.set_index("_id").loc[self.chains.ids] if len(frame) else frame
         self._locations = _Locations(portfolio)
         starts = range(0, self.count, SUPPLIER_BLOCK)
+        position = 0  # of the supplier in the run: every _sample_step-th is schema-checked
         with _timed(self.timings, "evaluating", total=self.count) as handle:
             for entries, texts, matched in self._screened_blocks(starts, encode):
                 self._waivers.record(matched)
@@ -372,8 +371,9 @@ class Screening:
                     self.figures.add(entry)
                     if self._gate is not None:
                         self._gate.add_supplier(entry)
-                    if handle.count % self._sample_step == 0:
+                    if position % self._sample_step == 0:
                         self._sample.append(entry)
+                    position += 1
                     handle.advance(1)
                     yield entry, text
 
@@ -960,19 +960,17 @@ VALIDATE_ALL_LIMIT = 300
 VALIDATE_SAMPLE = 50
 
 
+def _sample_step(count: int) -> int:
+    """Every item of a short list is checked; of a long one, about VALIDATE_SAMPLE."""
+    return 1 if count <= VALIDATE_ALL_LIMIT else max(1, count // VALIDATE_SAMPLE)
+
+
 def _sampled(items: list[Any]) -> list[Any]:
-    """All of a short list; VALIDATE_SAMPLE evenly spaced items of a long one."""
-    if len(items) <= VALIDATE_ALL_LIMIT:
-        return items
-    return items[:: max(1, len(items) // VALIDATE_SAMPLE)]
+    """The items ``validate_result`` checks of a list (see ``_sample_step``)."""
+    return items[:: _sample_step(len(items))]
 
 
 def validate_result(data: dict[str, Any], full: bool = False) -> None:
     """Raise if a produced result does not match the shipped schema (a bug, exit 3)."""
     validator = jsonschema.Draft202012Validator(result_schema())
-    suppliers = data["suppliers"]
-    if full or len(suppliers) <= VALIDATE_ALL_LIMIT:
-        validator.validate(data)
-        return
-    step = max(1, len(suppliers) // VALIDATE_SAMPLE)
-    validator.validate({**data, "suppliers": suppliers[::step]})
+    validator.validate(data if full else {**data, "suppliers": _sampled(data["suppliers"])})

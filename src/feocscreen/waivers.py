@@ -210,16 +210,3 @@ class WaiverBook:
             else:
                 report.applied.append({**waiver.to_dict(), "findings": sorted(matched)})
         return report
-
-
-def apply_waivers(
-    waivers: list[Waiver],
-    findings_by_supplier: dict[str, list[dict[str, Any]]],
-    as_of: date,
-    source: str = "",
-) -> WaiverReport:
-    """Mark matching findings as waived (in place) and report applied, expired and unused waivers."""
-    book = WaiverBook(waivers, as_of, source)
-    for supplier_id, findings in findings_by_supplier.items():
-        book.record(book.apply(supplier_id, findings))
-    return book.report()

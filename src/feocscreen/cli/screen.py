@@ -18,6 +18,7 @@ from typing import Any, TextIO
 import click
 import orjson
 
+from ..report.view import split_result
 from .options import config_from_options, screening_options
 
 TIER_STYLE = {
@@ -107,12 +108,11 @@ def screen_command(
             result = screen_dask(
                 config, scheduler=scheduler, output=output_dir, stream=stream_results
             )
-            data = result.data
-            head = {k: v for k, v in data.items() if k != "suppliers" and k not in TAIL_KEYS}
-            count = len(data.get("suppliers") or [])
+            head, gathered, dask_tail = split_result(result.data)
+            count = len(gathered)
 
             def finish() -> dict[str, Any]:
-                return {k: data[k] for k in TAIL_KEYS if k in data}
+                return dask_tail
 
             gate = lambda: result.gate  # noqa: E731
         else:
@@ -144,7 +144,7 @@ def screen_command(
                         if report_sink is not None:
                             report_sink.rows(rows)
                 else:
-                    suppliers = run.suppliers() if run is not None else data.get("suppliers") or []
+                    suppliers = run.suppliers() if run is not None else iter(gathered)
                     for supplier in suppliers:
                         digest.add(supplier)
                         if json_sink is not None:
@@ -171,9 +171,6 @@ def screen_command(
             click.echo(f"gate: {line}", err=True)
         if outcome.tripped:
             ctx.exit(1)
-
-
-TAIL_KEYS = ("validation", "summary", "waivers", "audit")  # the keys after the suppliers
 
 
 class Digest:
@@ -270,12 +267,11 @@ def _json_sink(target: str, head: dict[str, Any], count: int) -> Iterator[JsonSt
 
 def write_json(data: dict[str, Any], stream: TextIO) -> None:
     """Write a whole result as JSON (see JsonStream for the layout)."""
-    suppliers = data.get("suppliers") or []
-    head = {k: v for k, v in data.items() if k != "suppliers" and k not in TAIL_KEYS}
+    head, suppliers, tail = split_result(data)
     sink = JsonStream(stream, head, len(suppliers))
     for supplier in suppliers:
         sink.supplier(supplier)
-    sink.finish({k: data[k] for k in TAIL_KEYS if k in data})
+    sink.finish(tail)
 
 
 def _summary(

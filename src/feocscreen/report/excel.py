@@ -51,7 +51,7 @@ from .view import (
     issues,
     money,
     portfolio_stage_exposure,
-    suppliers,
+    split_result,
     waiver_label,
     waiver_lists,
 )
@@ -120,19 +120,16 @@ class Column:
 _FORMATS = {"int": "0", "number": "0.0", "percent": "0.0%", "money": "#,##0", "whole": "#,##0"}
 
 
-TAIL_KEYS = ("validation", "summary", "waivers", "audit")  # need every supplier first
-
-
 def write_report(data: Result, path: Path, *, max_rows: int = EXCEL_MAX_ROWS) -> list[Path]:
     """Write the report workbook; return the files written (the xlsx, then any overflow CSVs).
 
     `max_rows` is Excel's row limit; tests lower it to exercise the overflow.
     """
-    head = {k: v for k, v in data.items() if k != "suppliers" and k not in TAIL_KEYS}
+    head, screened, tail = split_result(data)
     stream = ReportStream(head, path, max_rows=max_rows)
-    for supplier in suppliers(data):
+    for supplier in screened:
         stream.supplier(supplier)
-    return stream.finish({k: data[k] for k in TAIL_KEYS if k in data})
+    return stream.finish(tail)
 
 
 @dataclass(frozen=True)

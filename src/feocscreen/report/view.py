@@ -96,6 +96,18 @@ def severity_order(severity: Any) -> int:
     return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
 
 
+# The result's keys written after its suppliers: they need every supplier (a streamed run
+# knows them only at the end).
+TAIL_KEYS = ("validation", "summary", "waivers", "audit")
+
+
+def split_result(data: Result) -> tuple[dict[str, Any], list[Any], dict[str, Any]]:
+    """A whole result as a stream's three parts: head, suppliers, tail."""
+    head = {k: v for k, v in data.items() if k != "suppliers" and k not in TAIL_KEYS}
+    tail = {k: data[k] for k in TAIL_KEYS if k in data}
+    return head, list(data.get("suppliers") or []), tail
+
+
 def suppliers(data: Result) -> list[Mapping[str, Any]]:
     """The screened suppliers in the order the result gives them."""
     return list(data.get("suppliers") or [])
