@@ -58,6 +58,17 @@ def test_truncated_zip(tmp_path):
     assert "damaged or truncated" in _refused(path, "corrupt-file").message
 
 
+def test_zip_needing_a_newer_zip_version(tmp_path):
+    """A central directory asking for zip version 6.4 (which the standard library cannot
+    read) is a corrupt file for the user, not a crash."""
+    data = bytearray(_valid(tmp_path).read_bytes())
+    entry = data.index(b"PK\x01\x02")  # first central directory header
+    data[entry + 6] = 64  # "version needed to extract": 6.4
+    path = tmp_path / "newer.xlsx"
+    path.write_bytes(bytes(data))
+    assert "unsupported zip container" in _refused(path, "corrupt-file").message
+
+
 def test_zip_that_is_not_a_workbook(tmp_path):
     path = tmp_path / "archive.xlsx"
     with zipfile.ZipFile(path, "w") as archive:

@@ -169,6 +169,8 @@ def check_zip(path: Path) -> list[str]:
         raise _fail(
             "corrupt-file", path, f"the xlsx container is damaged or truncated ({exc})"
         ) from None
+    except NotImplementedError as exc:  # e.g. a zip version the standard library cannot read
+        raise _fail("corrupt-file", path, f"unsupported zip container ({exc})") from None
     with archive:
         infos = archive.infolist()
         names = [i.filename for i in infos]
