@@ -7,6 +7,7 @@ import copy
 import csv
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 from openpyxl.chart import BarChart
+from python_calamine import CalamineWorkbook
 
 from feocscreen.cli import main
 from feocscreen.report.excel import (
@@ -25,6 +27,7 @@ from feocscreen.report.excel import (
     _ReportWriter,
     write_report,
 )
+from feocscreen.report.view import clean_text
 
 DATA = Path(__file__).parent / "data" / "result_v1.json"
 
@@ -376,7 +379,12 @@ def test_any_text_becomes_a_string_cell_never_a_formula(text: str) -> None:
     for wrap in (False, True):
         cell = writer.cell(ws, text, "text", wrap)
         cleaned = "".join(
-            ch for ch in text if ch in "\t\n\r" or not (ord(ch) < 32 or ord(ch) == 127)
+            ch
+            for ch in text
+            if ch in "\t\n\r"
+            or not (
+                ord(ch) < 32 or ord(ch) == 127 or ch in "\ufffe\uffff" or "\ud800" <= ch <= "\udfff"
+            )
         )
         if cleaned == "":
             assert cell is None or cell.value == ""
@@ -385,6 +393,48 @@ def test_any_text_becomes_a_string_cell_never_a_formula(text: str) -> None:
         assert cell.data_type == "s"
         assert cell.value == normalised
         assert cell.quotePrefix == normalised.startswith(("=", "+", "-", "@", "\t"))
+
+
+@settings(max_examples=40, deadline=None)
+@given(names=st.lists(st.text(max_size=60), min_size=1, max_size=6))
+@example(
+    names=["=SUM(A1:A9)", " padded ", "a & b < c > d ]]>", "\uffff\ufffe", "one\r\ntwo\rthree"]
+)
+@example(names=["\x01\x02", "", "\t"])
+def test_table_text_reads_back_as_written(names: list[str]) -> None:
+    """Table sheets are serialised by feocscreen itself: any text reads back, with openpyxl
+    and with calamine, as the text shown (control characters dropped, line breaks as \\n),
+    always a string, with the quote prefix when it would start a formula."""
+    data = {
+        "suppliers": [
+            {"supplier_id": f"S{i}", "supplier_name": name, "tier": "clear", "findings": []}
+            for i, name in enumerate(names)
+        ]
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_report(data, Path(folder) / "names.xlsx")[0]
+        ws = load_workbook(path)["Suppliers"]
+        cells = [ws.cell(row, 2) for row in range(2, 2 + len(names))]
+        fast = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Suppliers").to_python()
+    for index, (name, cell) in enumerate(zip(names, cells, strict=True)):
+        shown = clean_text(name).replace("\r\n", "\n").replace("\r", "\n")
+        assert cell.value == (shown or None)
+        assert fast[index + 1][1] == shown
+        if shown:
+            assert cell.data_type == "s"
+            assert cell.quotePrefix == shown.startswith(("=", "+", "-", "@", "\t"))
+
+
+def test_numbers_excel_cannot_hold_leave_the_cell_empty(tmp_path: Path) -> None:
+    supplier = {"supplier_id": "S1", "supplier_name": "One", "tier": "clear", "findings": []}
+    supplier |= {"score": float("nan"), "annual_spend_usd": float("inf")}
+    ws = load_workbook(write_report({"suppliers": [supplier]}, tmp_path / "nan.xlsx")[0])[
+        "Suppliers"
+    ]
+    headers = [cell.value for cell in ws[1]]
+    assert ws.cell(2, headers.index("Score") + 1).value is None
+    assert ws.cell(2, headers.index("Annual spend (USD)") + 1).value is None
+    assert ws.cell(2, 1).value == "S1"
 
 
 def test_formula_like_names_read_back_as_text(tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from ..models import MIDSTREAM, STAGES, TIERS
+from .sheetdata import Fragment, SheetRows, blank_fragment, number_fragment, text_fragment
 from .view import (
     DISCLAIMER,
     Result,
@@ -282,6 +283,7 @@ class _ReportWriter:
         for style in named:
             self.workbook.add_named_style(style)
         self._style_arrays: dict[tuple[str, bool], StyleArray] = {}
+        self._style_ids: dict[tuple[str, bool], int] = {}
         self._cells: dict[tuple[Any, ...], Any] = {}  # see styled()
         self._links: dict[str, int] = {}  # hyperlinks written per sheet
 
@@ -353,10 +355,8 @@ class _ReportWriter:
     def _text_cell(self, ws: WriteOnlyWorksheet, value: Any, wrap: bool = False) -> Any:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return self.styled(ws, value, "fs_top")
-        text = clean_text(value).replace("\r\n", "\n").replace("\r", "\n")  # XML keeps only \n
-        if len(text) > EXCEL_MAX_CELL:
-            text = text[: EXCEL_MAX_CELL - 1] + "…"
-        if text.startswith(FORMULA_LEADS):
+        text = _cell_text(value)
+        if _is_lead(text):
             # a string, not a formula, whatever it starts with; the quote prefix keeps it
             # text when the cell is edited in Excel
             cell = self.styled(ws, text, "fs_wrap" if wrap else "fs_top", quote=True)
@@ -364,30 +364,81 @@ class _ReportWriter:
             return cell
         return self.styled(ws, text, "fs_wrap" if wrap else "fs_top")
 
-    def column_cell(self, ws: WriteOnlyWorksheet, column: Column) -> Callable[[Any], Any]:
-        """`cell` for one table column, with the choice by kind made once per column
-        rather than once per cell."""
+    # ---- table cells, written as XML by sheetdata ----------------------------------------
+    def style_id(self, style: str, quote: bool = False) -> int:
+        """The workbook's cell-format index of a named style (with the quote prefix)."""
+        key = (style, quote)
+        found = self._style_ids.get(key)
+        if found is None:
+            array = self._style_array(self.sheets["Audit"], style, quote)  # any sheet will do
+            found = self._style_ids[key] = self.workbook._cell_styles.add(array)
+        return found
+
+    def text_fragment(self, value: Any, wrap: bool = False, style: str = "") -> Fragment | None:
+        """A table cell holding `value` as `_text_cell` would write it."""
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return number_fragment(value, self.style_id(style or "fs_top"))
+        return self.string_fragment(value, wrap, style)
+
+    def string_fragment(self, value: Any, wrap: bool = False, style: str = "") -> Fragment:
+        """A table cell holding `value` as text."""
+        text = _cell_text(value)
+        style_id = self.style_id(style or ("fs_wrap" if wrap else "fs_top"), _is_lead(text))
+        return text_fragment(text, style_id) if text else blank_fragment(style_id)
+
+    def column_fragment(self, column: Column) -> Callable[[Any], Fragment | None]:
+        """The cell maker of one table column, chosen once per column; text fragments are
+        kept per value, since a rule's title, a severity or a name recurs on many rows."""
         kind, wrap = column.kind, column.wrap
-        if kind == "text":
+        cache: dict[str, Fragment] = {}
 
-            def text(value: Any) -> Any:
-                if value is None or value == "":
+        def text(value: Any, style: str = "") -> Fragment | None:
+            if type(value) is str:
+                found = cache.get(value)
+                if found is not None:
+                    return found
+                if value == "":
                     return None
-                return self._text_cell(ws, value, wrap)
+                if len(cache) >= CELL_CACHE:
+                    cache.clear()
+                found = cache[value] = self.string_fragment(value, wrap, style)
+                return found
+            if value is None:
+                return None
+            return self.text_fragment(value, wrap, style)
 
-            return text
         if kind in _FORMATS:
-            style = f"fs_{kind}"
+            style_id = self.style_id(f"fs_{kind}")
 
-            def number(value: Any) -> Any:
+            def number(value: Any) -> Fragment | None:
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    return self.styled(ws, value, style)
-                if value is None or value == "":
-                    return None
-                return self._text_cell(ws, value, wrap)
+                    return number_fragment(value, style_id)
+                return text(value)
 
             return number
-        return lambda value: self.cell(ws, value, kind, wrap)
+        if kind == "bool":
+            return lambda value: text("yes" if value is True else "no" if value is False else value)
+        if kind == "tier":
+
+            def tier(value: Any) -> Fragment | None:
+                if value is None or value == "":
+                    return None
+                label = clean_text(value)
+                return text(label, f"fs_tier_{label}" if label in TIER_COLOURS else "")
+
+            return tier
+        if kind == "link":
+
+            def link(value: Any) -> Fragment | None:
+                if isinstance(value, tuple):
+                    label, url = value
+                    if url:
+                        return None  # linked by the table, which counts the sheet's links
+                    value = label
+                return text(value)
+
+            return link
+        return text
 
     def header_row(
         self, ws: WriteOnlyWorksheet, headers: Sequence[str], styles: Sequence[str] | None = None
@@ -1028,8 +1079,8 @@ class _Table:
     """A flat table sheet fed one row at a time; past Excel's row limit the rest goes to a CSV.
 
     Only the first WIDTH_SAMPLE rows are held (to size the columns before the sheet's
-    first row is written); every later row goes straight to the sheet's stream, so a
-    sheet of a million findings never sits in memory as cells.
+    first row is written); every later row goes straight to the sheet's rows file
+    (``sheetdata.SheetRows``), so a sheet of a million findings never sits in memory.
     """
 
     def __init__(
@@ -1039,8 +1090,10 @@ class _Table:
         self.head: list[Sequence[Any]] | None = []  # None once the sheet is open
         self.written = 0
         self.room = writer.max_rows - 2  # under the header, one row kept for the overflow note
-        self.ws: WriteOnlyWorksheet | None = None
-        self.makers: list[Callable[[Any], Any]] = []
+        self.out: SheetRows | None = None
+        self.makers: list[Callable[[Any], Fragment | None]] = []
+        self.link_columns: list[int] = []
+        self.link_text: dict[tuple[str, str], Fragment] = {}  # links past HYPERLINK_LIMIT
         self.wrapped: list[tuple[int, int]] = []
         self.spill: _Spill | None = None  # the overflow CSV, once a row does not fit
 
@@ -1056,11 +1109,12 @@ class _Table:
         head, self.head = self.head or [], None
         writer, columns = self.writer, self.columns
         widths = _widths(columns, head)
-        ws = self.ws = writer.new_sheet(self.name, widths)
-        ws.row_dimensions[1].height = HEADER_HEIGHT
-        ws.append(writer.header_row(ws, [c.header for c in columns]))
+        out = self.out = SheetRows(writer.new_sheet(self.name, widths), len(columns))
+        header = writer.style_id("fs_header")
+        out.append([text_fragment(c.header, header) for c in columns], HEADER_HEIGHT)
         self.wrapped = _wrapped_columns(widths, [c.wrap for c in columns])
-        self.makers = [writer.column_cell(ws, column) for column in columns]
+        self.makers = [writer.column_fragment(column) for column in columns]
+        self.link_columns = [i for i, c in enumerate(columns) if c.kind == "link"]
         for row in head:
             self._write(row)
 
@@ -1068,14 +1122,37 @@ class _Table:
         if self.written == self.room:
             self._spill(row)
             return
-        ws = self.ws
-        assert ws is not None
+        out = self.out
+        assert out is not None
+        height = None
         if self.written < ROW_FIT_LIMIT:
             lines = _wrapped_lines(row, self.wrapped)
             if lines > 1:
-                ws.row_dimensions[self.written + 2].height = _line_height(lines)
-        ws.append([make(value) for make, value in zip(self.makers, row, strict=True)])
+                height = _line_height(lines)
+        cells = [make(value) for make, value in zip(self.makers, row, strict=True)]
+        links: list[tuple[int, str]] = []
+        for index in self.link_columns:
+            value = row[index]
+            if isinstance(value, tuple) and value[1]:
+                label, url = value
+                if len(out.links) + len(links) < HYPERLINK_LIMIT:
+                    cells[index] = self.writer.string_fragment(label or url, style="fs_link")
+                    links.append((index, url))
+                else:  # past the limit the address is shown as text
+                    cells[index] = self._link_text(label, url)
+        written = out.append(cells, height)
+        for index, url in links:
+            out.link(index, written, url)
         self.written += 1
+
+    def _link_text(self, label: str, url: str) -> Fragment:
+        found = self.link_text.get((label, url))
+        if found is None:
+            if len(self.link_text) >= CELL_CACHE:
+                self.link_text.clear()
+            text = f"{clean_text(label)} <{url}>"
+            found = self.link_text[(label, url)] = self.writer.string_fragment(text, True)
+        return found
 
     def _spill(self, row: Sequence[Any]) -> None:
         """A row that does not fit the sheet: to the CSV beside the report."""
@@ -1090,8 +1167,8 @@ class _Table:
     def close(self) -> None:
         if self.head is not None:
             self._open()
-        ws = self.ws
-        assert ws is not None
+        out = self.out
+        assert out is not None
         writer = self.writer
         if self.spill is not None:
             self.spill.handle.close()
@@ -1100,11 +1177,12 @@ class _Table:
                 f"{self.spill.rows} more rows did not fit Excel's row limit after these "
                 f"{self.written}; they continue in {self.spill.path.name} beside this report."
             )
-            ws.append([writer._text_cell(ws, note)])
+            out.append([writer.text_fragment(note)])
         if self.written == 0:  # say why the table is empty rather than leave a bare header
-            ws.append([writer._text_cell(ws, self.empty_note)])
+            out.append([writer.text_fragment(self.empty_note)])
         # set after the rows: the filter range is only known once they are written
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(self.columns))}{self.written + 1}"
+        out.ws.auto_filter.ref = f"A1:{get_column_letter(len(self.columns))}{self.written + 1}"
+        out.close()
 
 
 SUPPLIER_COLUMNS: tuple[Column, ...] = (
@@ -1186,6 +1264,20 @@ AUDIT_COLUMNS: tuple[Column, ...] = (
     Column("Value", width=60, wrap=True),
     Column("SHA-256", width=66),
 )
+
+
+def _cell_text(value: Any) -> str:
+    """A value as the text of one cell: no control characters, line breaks as XML keeps
+    them (only \\n), cut to Excel's limit."""
+    text = clean_text(value).replace("\r\n", "\n").replace("\r", "\n")
+    if len(text) > EXCEL_MAX_CELL:
+        text = text[: EXCEL_MAX_CELL - 1] + "…"
+    return text
+
+
+def _is_lead(text: str) -> bool:
+    """Text Excel would take for a formula if typed in: it keeps the quote prefix."""
+    return text.startswith(FORMULA_LEADS)
 
 
 def _issue_key(issue: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -19,8 +19,9 @@ DISCLAIMER = (
     "sheet to the data supplied; verify conclusions with counsel before acting on them."
 )
 NOT_SCREENED_RULE = "not-screened"
-# Control characters other than tab/newline break XML 1.0 and confuse terminals.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters other than tab/newline break XML 1.0 and confuse terminals; so do
+# the non-characters U+FFFE/U+FFFF and unpaired surrogates, which no sheet can hold.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 _SAFE_URL = re.compile(r"^https?://[^\s\"'<>]+$", re.IGNORECASE)
 
 Result = Mapping[str, Any]

@@ -1,0 +1,111 @@
+"""The cells of the report's table sheets, written as SpreadsheetML text.
+
+openpyxl builds the workbook: styles, column widths, frozen panes, filters,
+print setup, hyperlink relationships and the zip. Its write-only sheets,
+though, make a cell object and an XML element for every cell, about 6 µs a
+cell on this machine class; a Findings sheet at Excel's row limit has 16
+million cells. So the table sheets write their ``<sheetData>`` here instead,
+as the same XML openpyxl writes (inline strings, ``%.16g`` numbers, style ids
+from the workbook's own style table), from fragments cached per value. When
+the table closes, openpyxl writes the rest of the sheet around an empty
+``<sheetData/>`` and the rows are put in its place.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO
+from xml.sax.saxutils import escape
+
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet.hyperlink import Hyperlink
+
+FLUSH_ROWS = 1_024  # rows joined and encoded at a time
+_EMPTY_SHEET_DATA = re.compile(rb"<sheetData\s*/>|<sheetData>\s*</sheetData>")
+
+Fragment = str  # a cell's XML after ``<c r="A1"``: its style, type and value
+
+
+def text_fragment(text: str, style: int) -> Fragment:
+    """An inline-string cell: never a formula, whatever the text starts with."""
+    space = ' xml:space="preserve"' if text != text.strip() else ""
+    return f' s="{style}" t="inlineStr"><is><t{space}>{escape(text)}</t></is></c>'
+
+
+def number_fragment(value: float, style: int) -> Fragment | None:
+    """A number cell written as openpyxl writes it (``%.16g``); NaN and infinities,
+    which Excel cannot hold, leave the cell empty."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return f' s="{style}" t="n"><v>{value:.16g}</v></c>'
+
+
+def blank_fragment(style: int) -> Fragment:
+    return f' s="{style}"/>'
+
+
+class SheetRows:
+    """The rows of one write-only sheet, streamed to a temporary file and spliced into
+    the sheet openpyxl writes when ``close`` is called (before the workbook is saved)."""
+
+    def __init__(self, ws: WriteOnlyWorksheet, columns: int) -> None:
+        self.ws = ws
+        self.starts = [f'<c r="{get_column_letter(i)}' for i in range(1, columns + 1)]
+        self.rows = 0
+        self.links: list[Hyperlink] = []
+        self._buffer: list[str] = []
+        self._file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close)
+
+    def append(self, cells: Sequence[Fragment | None], height: float | None = None) -> int:
+        """Write one row of cell fragments (None: an empty cell); return its row number."""
+        self.rows = n = self.rows + 1
+        row = str(n)
+        head = f'<row r="{row}" ht="{height:g}" customHeight="1">' if height else f'<row r="{row}">'
+        parts = [head]
+        for start, cell in zip(self.starts, cells, strict=False):
+            if cell is not None:
+                parts.append(start + row + '"' + cell)
+        parts.append("</row>")
+        buffer = self._buffer
+        buffer.append("".join(parts))
+        if len(buffer) >= FLUSH_ROWS:
+            self._flush()
+        return n
+
+    def link(self, column: int, row: int, url: str) -> None:
+        """A hyperlink on a written cell (``column`` counted from 0)."""
+        self.links.append(Hyperlink(ref=f"{get_column_letter(column + 1)}{row}", target=url))
+
+    def _flush(self) -> None:
+        self._file.write("".join(self._buffer).encode("utf-8"))
+        self._buffer.clear()
+
+    def close(self) -> None:
+        """Let openpyxl write the sheet without rows, then put the rows in its sheetData."""
+        self._flush()
+        ws = self.ws
+        ws._get_writer()  # the sheet's writer starts a fresh hyperlink list: fill it now
+        ws._hyperlinks.extend(self.links)
+        ws.close()
+        out = Path(ws._writer.out)
+        skeleton = out.read_bytes()
+        empty = _EMPTY_SHEET_DATA.search(skeleton)
+        if empty is None:  # openpyxl always writes the element; fail loudly if that changes
+            raise RuntimeError(f"no sheetData in the {ws.title!r} sheet openpyxl wrote")
+        spliced = out.with_name(out.name + ".rows")
+        with spliced.open("wb") as target:
+            target.write(skeleton[: empty.start()])
+            target.write(b"<sheetData>")
+            self._file.seek(0)
+            shutil.copyfileobj(self._file, target, 1 << 20)
+            target.write(b"</sheetData>")
+            target.write(skeleton[empty.end() :])
+        self._file.close()
+        os.replace(spliced, out)  # openpyxl archives and removes this file on save
