@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import heapq
+import operator
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,7 +41,15 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from ..models import MIDSTREAM, STAGES, TIERS
-from .sheetdata import Fragment, SheetRows, blank_fragment, number_fragment, text_fragment
+from .sheetdata import (
+    LINK_MARK,
+    Fragment,
+    SheetRows,
+    blank_fragment,
+    cell_starts,
+    number_fragment,
+    text_fragment,
+)
 from .view import (
     DISCLAIMER,
     Result,
@@ -202,6 +212,7 @@ class _ReportWriter:
         # Sheets are created in DESIGN order now and filled as their rows are known: each
         # write-only sheet streams to its own temporary file.
         self.sheets = {name: self.workbook.create_sheet(name) for name in SHEETS}
+        self._register_table_styles()
         self.screened = 0
         self.counts = {"active": 0, "upcoming": 0, "waived": 0}
         self._asks: list[tuple[int, int, tuple[str, str, str, str, str]]] = []  # max-heap
@@ -283,7 +294,7 @@ class _ReportWriter:
         for style in named:
             self.workbook.add_named_style(style)
         self._style_arrays: dict[tuple[str, bool], StyleArray] = {}
-        self._style_ids: dict[tuple[str, bool], int] = {}
+        self.table_styles: dict[tuple[str, bool], int] = {}
         self._cells: dict[tuple[Any, ...], Any] = {}  # see styled()
         self._links: dict[str, int] = {}  # hyperlinks written per sheet
 
@@ -365,80 +376,18 @@ class _ReportWriter:
         return self.styled(ws, text, "fs_wrap" if wrap else "fs_top")
 
     # ---- table cells, written as XML by sheetdata ----------------------------------------
-    def style_id(self, style: str, quote: bool = False) -> int:
-        """The workbook's cell-format index of a named style (with the quote prefix)."""
-        key = (style, quote)
-        found = self._style_ids.get(key)
-        if found is None:
-            array = self._style_array(self.sheets["Audit"], style, quote)  # any sheet will do
-            found = self._style_ids[key] = self.workbook._cell_styles.add(array)
-        return found
+    def _register_table_styles(self) -> None:
+        """Give every named style, with and without the quote prefix, its cell-format index
+        now, so that rendering a table cell's style is a look-up (see ``RowRenderer``)."""
+        ws = self.sheets["Audit"]  # any sheet: the probe cell only reads the workbook
+        for style in self.workbook.named_styles:
+            if style.startswith("fs_"):
+                for quote in (False, True):
+                    array = self._style_array(ws, style, quote)
+                    self.table_styles[(style, quote)] = self.workbook._cell_styles.add(array)
 
-    def text_fragment(self, value: Any, wrap: bool = False, style: str = "") -> Fragment | None:
-        """A table cell holding `value` as `_text_cell` would write it."""
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return number_fragment(value, self.style_id(style or "fs_top"))
-        return self.string_fragment(value, wrap, style)
-
-    def string_fragment(self, value: Any, wrap: bool = False, style: str = "") -> Fragment:
-        """A table cell holding `value` as text."""
-        text = _cell_text(value)
-        style_id = self.style_id(style or ("fs_wrap" if wrap else "fs_top"), _is_lead(text))
-        return text_fragment(text, style_id) if text else blank_fragment(style_id)
-
-    def column_fragment(self, column: Column) -> Callable[[Any], Fragment | None]:
-        """The cell maker of one table column, chosen once per column; text fragments are
-        kept per value, since a rule's title, a severity or a name recurs on many rows."""
-        kind, wrap = column.kind, column.wrap
-        cache: dict[str, Fragment] = {}
-
-        def text(value: Any, style: str = "") -> Fragment | None:
-            if type(value) is str:
-                found = cache.get(value)
-                if found is not None:
-                    return found
-                if value == "":
-                    return None
-                if len(cache) >= CELL_CACHE:
-                    cache.clear()
-                found = cache[value] = self.string_fragment(value, wrap, style)
-                return found
-            if value is None:
-                return None
-            return self.text_fragment(value, wrap, style)
-
-        if kind in _FORMATS:
-            style_id = self.style_id(f"fs_{kind}")
-
-            def number(value: Any) -> Fragment | None:
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    return number_fragment(value, style_id)
-                return text(value)
-
-            return number
-        if kind == "bool":
-            return lambda value: text("yes" if value is True else "no" if value is False else value)
-        if kind == "tier":
-
-            def tier(value: Any) -> Fragment | None:
-                if value is None or value == "":
-                    return None
-                label = clean_text(value)
-                return text(label, f"fs_tier_{label}" if label in TIER_COLOURS else "")
-
-            return tier
-        if kind == "link":
-
-            def link(value: Any) -> Fragment | None:
-                if isinstance(value, tuple):
-                    label, url = value
-                    if url:
-                        return None  # linked by the table, which counts the sheet's links
-                    value = label
-                return text(value)
-
-            return link
-        return text
+    def renderer(self, columns: Sequence[Column]) -> RowRenderer:
+        return RowRenderer(tuple(columns), self.table_styles)
 
     def header_row(
         self, ws: WriteOnlyWorksheet, headers: Sequence[str], styles: Sequence[str] | None = None
@@ -909,7 +858,7 @@ class _ReportWriter:
                 finding.get("effective_from"),
                 finding.get("message"),
                 "; ".join(evidence_refs(finding.get("evidence"))),
-                (citation_text(citation), citation_url(citation)),
+                _citation_cell(citation),
                 finding.get("confidence"),
                 finding.get("contribution"),
                 waived.get("by"),
@@ -1065,6 +1014,113 @@ class _ReportWriter:
         yield ["Notice", "disclaimer", DISCLAIMER, None]
 
 
+class RowRenderer:
+    """Turns a table's rows into SpreadsheetML (see ``sheetdata``), as ``_ReportWriter.cell``
+    would format them: number formats by column kind, tier colours, wrapped prose, text
+    never a formula.
+
+    A row comes out with its row number left as ``ROW_MARK`` and each linked citation as
+    ``LINK_MARK``, which the sheet fills in: where the row lands, and whether the sheet
+    still has room for a hyperlink, is known only there. A text column's cells are kept
+    per value (``_Cells``), so a recurring title, severity or name costs one look-up.
+    """
+
+    def __init__(self, columns: tuple[Column, ...], styles: Mapping[tuple[str, bool], int]):
+        self.columns = columns
+        self.styles = dict(styles)
+        self.starts = cell_starts(len(columns))
+        self.makers = [
+            self._maker(start, column) for start, column in zip(self.starts, columns, strict=True)
+        ]
+
+    def render(self, row: Sequence[Any]) -> str:
+        if len(row) != len(self.makers):
+            raise ValueError(f"a row of {len(row)} cells for {len(self.makers)} columns")
+        return "".join(map(operator.call, self.makers, row))
+
+    def cells(self, values: Sequence[Any], style: str = "") -> str:
+        """A row of text cells (a header, a note), all in one style."""
+        return "".join(
+            start + cell
+            for start, value in zip(self.starts, values, strict=False)
+            if (cell := self.text(value, style=style)) is not None
+        )
+
+    def text(self, value: Any, wrap: bool = False, style: str = "") -> Fragment | None:
+        """A cell holding `value` as ``_ReportWriter._text_cell`` would write it."""
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return number_fragment(value, self.styles[(style or "fs_top", False)])
+        return self.string(value, wrap, style)
+
+    def string(self, value: Any, wrap: bool = False, style: str = "") -> Fragment:
+        """A cell holding `value` as text."""
+        text = _cell_text(value)
+        style_id = self.styles[(style or ("fs_wrap" if wrap else "fs_top"), _is_lead(text))]
+        return text_fragment(text, style_id) if text else blank_fragment(style_id)
+
+    def _maker(self, start: str, column: Column) -> Callable[[Any], str]:
+        """The whole cell (``start`` included; '' when empty) for one column's values."""
+        kind, wrap = column.kind, column.wrap
+
+        def text(value: Any, style: str = "") -> str:
+            if value is None or value == "":
+                return ""
+            cell = self.text(value, wrap, style)
+            return "" if cell is None else start + cell
+
+        if kind in _FORMATS:
+            style_id = self.styles[(f"fs_{kind}", False)]
+            texts = _Cells(text)
+
+            def number(value: Any) -> str:
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    cell = number_fragment(value, style_id)
+                    return "" if cell is None else start + cell
+                return texts[value]
+
+            return number
+        if kind == "bool":
+            return lambda value: text("yes" if value is True else "no" if value is False else value)
+        if kind == "tier":
+
+            def tier(value: Any) -> str:
+                label = clean_text(value)
+                return text(label, f"fs_tier_{label}" if label in TIER_COLOURS else "")
+
+            return _Cells(tier).__getitem__
+        if kind == "link":
+            mark = start + LINK_MARK
+
+            def link(value: Any) -> str:
+                if isinstance(value, tuple):
+                    label, url = value
+                    if url:
+                        return mark  # the sheet links it, or writes the address out
+                    value = label
+                return text(value)
+
+            return _Cells(link).__getitem__
+        return _Cells(text).__getitem__
+
+
+class _Cells(dict[Any, str]):
+    """One column's rendered cells by value, filled on first use. Only text is kept (no
+    True/1/1.0 collisions, no unbounded floats), at most CELL_CACHE values at a time."""
+
+    def __init__(self, render: Callable[[Any], str]) -> None:
+        super().__init__({None: "", "": ""})
+        self.render = render
+
+    def __missing__(self, value: Any) -> str:
+        cell = self.render(value)
+        if type(value) is str:
+            if len(self) >= CELL_CACHE:
+                self.clear()
+                self[None] = self[""] = ""
+            self[value] = cell
+        return cell
+
+
 @dataclass
 class _Spill:
     """The CSV beside the report that takes a table's rows past Excel's row limit."""
@@ -1087,13 +1143,13 @@ class _Table:
         self, writer: _ReportWriter, name: str, columns: Sequence[Column], empty_note: str
     ) -> None:
         self.writer, self.name, self.columns, self.empty_note = writer, name, columns, empty_note
+        self.renderer = writer.renderer(columns)
         self.head: list[Sequence[Any]] | None = []  # None once the sheet is open
         self.written = 0
         self.room = writer.max_rows - 2  # under the header, one row kept for the overflow note
         self.out: SheetRows | None = None
-        self.makers: list[Callable[[Any], Fragment | None]] = []
-        self.link_columns: list[int] = []
-        self.link_text: dict[tuple[str, str], Fragment] = {}  # links past HYPERLINK_LIMIT
+        self.link_columns = [i for i, c in enumerate(columns) if c.kind == "link"]
+        self.link_cells: dict[tuple[str, str], Fragment] = {}  # past HYPERLINK_LIMIT
         self.wrapped: list[tuple[int, int]] = []
         self.spill: _Spill | None = None  # the overflow CSV, once a row does not fit
 
@@ -1107,14 +1163,11 @@ class _Table:
 
     def _open(self) -> None:
         head, self.head = self.head or [], None
-        writer, columns = self.writer, self.columns
+        columns = self.columns
         widths = _widths(columns, head)
-        out = self.out = SheetRows(writer.new_sheet(self.name, widths), len(columns))
-        header = writer.style_id("fs_header")
-        out.append([text_fragment(c.header, header) for c in columns], HEADER_HEIGHT)
+        out = self.out = SheetRows(self.writer.new_sheet(self.name, widths))
+        out.write(self.renderer.cells([c.header for c in columns], "fs_header"), HEADER_HEIGHT)
         self.wrapped = _wrapped_columns(widths, [c.wrap for c in columns])
-        self.makers = [writer.column_fragment(column) for column in columns]
-        self.link_columns = [i for i, c in enumerate(columns) if c.kind == "link"]
         for row in head:
             self._write(row)
 
@@ -1129,30 +1182,33 @@ class _Table:
             lines = _wrapped_lines(row, self.wrapped)
             if lines > 1:
                 height = _line_height(lines)
-        cells = [make(value) for make, value in zip(self.makers, row, strict=True)]
-        links: list[tuple[int, str]] = []
-        for index in self.link_columns:
-            value = row[index]
-            if isinstance(value, tuple) and value[1]:
-                label, url = value
-                if len(out.links) + len(links) < HYPERLINK_LIMIT:
-                    cells[index] = self.writer.string_fragment(label or url, style="fs_link")
-                    links.append((index, url))
-                else:  # past the limit the address is shown as text
-                    cells[index] = self._link_text(label, url)
-        written = out.append(cells, height)
-        for index, url in links:
-            out.link(index, written, url)
+        cells = self.renderer.render(row)
+        if LINK_MARK in cells:
+            cells = self._link(row, cells, out)
+        out.write(cells, height)
         self.written += 1
 
-    def _link_text(self, label: str, url: str) -> Fragment:
-        found = self.link_text.get((label, url))
-        if found is None:
-            if len(self.link_text) >= CELL_CACHE:
-                self.link_text.clear()
-            text = f"{clean_text(label)} <{url}>"
-            found = self.link_text[(label, url)] = self.writer.string_fragment(text, True)
-        return found
+    def _link(self, row: Sequence[Any], cells: str, out: SheetRows) -> str:
+        """Fill the row's linked cells: hyperlinks while the sheet has room for them
+        (HYPERLINK_LIMIT), the address written out after the label past it."""
+        for index in self.link_columns:
+            value = row[index]
+            if not (isinstance(value, tuple) and value[1]):
+                continue  # rendered as plain text
+            label, url = value
+            if len(out.links) < HYPERLINK_LIMIT:
+                cell = self.renderer.string(label or url, style="fs_link")
+                out.link(index, out.rows + 1, url)
+            else:
+                found = self.link_cells.get((label, url))
+                if found is None:
+                    if len(self.link_cells) >= CELL_CACHE:
+                        self.link_cells.clear()
+                    text = f"{clean_text(label)} <{url}>"
+                    found = self.link_cells[(label, url)] = self.renderer.string(text, True)
+                cell = found
+            cells = cells.replace(LINK_MARK, cell, 1)
+        return cells
 
     def _spill(self, row: Sequence[Any]) -> None:
         """A row that does not fit the sheet: to the CSV beside the report."""
@@ -1169,17 +1225,16 @@ class _Table:
             self._open()
         out = self.out
         assert out is not None
-        writer = self.writer
         if self.spill is not None:
             self.spill.handle.close()
-            writer.overflow_files.append(self.spill.path)
+            self.writer.overflow_files.append(self.spill.path)
             note = (
                 f"{self.spill.rows} more rows did not fit Excel's row limit after these "
                 f"{self.written}; they continue in {self.spill.path.name} beside this report."
             )
-            out.append([writer.text_fragment(note)])
+            out.write(self.renderer.cells([note]))
         if self.written == 0:  # say why the table is empty rather than leave a bare header
-            out.append([writer.text_fragment(self.empty_note)])
+            out.write(self.renderer.cells([self.empty_note]))
         # set after the rows: the filter range is only known once they are written
         out.ws.auto_filter.ref = f"A1:{get_column_letter(len(self.columns))}{self.written + 1}"
         out.close()
@@ -1264,6 +1319,23 @@ AUDIT_COLUMNS: tuple[Column, ...] = (
     Column("Value", width=60, wrap=True),
     Column("SHA-256", width=66),
 )
+
+
+def _citation_cell(citation: Any) -> tuple[str, str | None]:
+    """A citation as (label, link); a rule's citation recurs on every finding it makes."""
+    if isinstance(citation, Mapping):
+        text, url = citation.get("text"), citation.get("url")
+    else:
+        text = url = citation  # a bare string is the label, and the link when it is one
+    if isinstance(text, (str, type(None))) and isinstance(url, (str, type(None))):
+        return _citation_pair(text, url)
+    return citation_text(citation), citation_url(citation)
+
+
+@functools.lru_cache(maxsize=1024)
+def _citation_pair(text: str | None, url: str | None) -> tuple[str, str | None]:
+    citation = {"text": text, "url": url}
+    return citation_text(citation), citation_url(citation)
 
 
 def _cell_text(value: Any) -> str:

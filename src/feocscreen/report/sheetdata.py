@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 from xml.sax.saxutils import escape
@@ -29,8 +28,16 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 
 FLUSH_ROWS = 1_024  # rows joined and encoded at a time
 _EMPTY_SHEET_DATA = re.compile(rb"<sheetData\s*/>|<sheetData>\s*</sheetData>")
+# Marks in a rendered row, which no cell text can hold (control characters are dropped):
+ROW_MARK = "\x00"  # the row's number, known once the row is placed
+LINK_MARK = "\x01"  # a linked cell's content, known once the sheet's links are counted
 
 Fragment = str  # a cell's XML after ``<c r="A1"``: its style, type and value
+
+
+def cell_starts(columns: int) -> list[str]:
+    """The opening of each column's cell, the row number left as ROW_MARK."""
+    return [f'<c r="{get_column_letter(i)}{ROW_MARK}"' for i in range(1, columns + 1)]
 
 
 def text_fragment(text: str, style: int) -> Fragment:
@@ -55,32 +62,25 @@ class SheetRows:
     """The rows of one write-only sheet, streamed to a temporary file and spliced into
     the sheet openpyxl writes when ``close`` is called (before the workbook is saved)."""
 
-    def __init__(self, ws: WriteOnlyWorksheet, columns: int) -> None:
+    def __init__(self, ws: WriteOnlyWorksheet) -> None:
         self.ws = ws
-        self.starts = [f'<c r="{get_column_letter(i)}' for i in range(1, columns + 1)]
         self.rows = 0
         self.links: list[Hyperlink] = []
         self._buffer: list[str] = []
         self._file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close)
 
-    def append(self, cells: Sequence[Fragment | None], height: float | None = None) -> int:
-        """Write one row of cell fragments (None: an empty cell); return its row number."""
+    def write(self, cells: str, height: float | None = None) -> None:
+        """Write the next row: its cells rendered with ROW_MARK for the row number."""
         self.rows = n = self.rows + 1
         row = str(n)
         head = f'<row r="{row}" ht="{height:g}" customHeight="1">' if height else f'<row r="{row}">'
-        parts = [head]
-        for start, cell in zip(self.starts, cells, strict=False):
-            if cell is not None:
-                parts.append(start + row + '"' + cell)
-        parts.append("</row>")
         buffer = self._buffer
-        buffer.append("".join(parts))
+        buffer.append(head + cells.replace(ROW_MARK, row) + "</row>")
         if len(buffer) >= FLUSH_ROWS:
             self._flush()
-        return n
 
     def link(self, column: int, row: int, url: str) -> None:
-        """A hyperlink on a written cell (``column`` counted from 0)."""
+        """A hyperlink on a cell (``column`` counted from 0)."""
         self.links.append(Hyperlink(ref=f"{get_column_letter(column + 1)}{row}", target=url))
 
     def _flush(self) -> None:
