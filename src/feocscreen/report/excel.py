@@ -24,6 +24,7 @@ import functools
 import heapq
 import operator
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -1054,7 +1055,10 @@ class RowRenderer:
 
     def string(self, value: Any, wrap: bool = False, style: str = "") -> Fragment:
         """A cell holding `value` as text."""
-        text = _cell_text(value)
+        if type(value) is str and len(value) <= EXCEL_MAX_CELL and not _UNSHOWN.search(value):
+            text = value  # the common case: nothing to drop, convert or cut
+        else:
+            text = _cell_text(value)
         style_id = self.styles[(style or ("fs_wrap" if wrap else "fs_top"), _is_lead(text))]
         return text_fragment(text, style_id) if text else blank_fragment(style_id)
 
@@ -1103,15 +1107,15 @@ class RowRenderer:
         return _Cells(text).__getitem__
 
 
-class _Cells(dict[Any, str]):
+class _Cells(dict[Any, Any]):
     """One column's rendered cells by value, filled on first use. Only text is kept (no
     True/1/1.0 collisions, no unbounded floats), at most CELL_CACHE values at a time."""
 
-    def __init__(self, render: Callable[[Any], str]) -> None:
+    def __init__(self, render: Callable[[Any], Any]) -> None:
         super().__init__({None: "", "": ""})
         self.render = render
 
-    def __missing__(self, value: Any) -> str:
+    def __missing__(self, value: Any) -> Any:
         cell = self.render(value)
         if type(value) is str:
             if len(self) >= CELL_CACHE:
@@ -1128,6 +1132,7 @@ class _Spill:
     path: Path
     handle: Any
     out: Any  # csv writer
+    values: list[Callable[[Any], Any]]  # each column's CSV value (see _csv_value)
     rows: int = 0
 
 
@@ -1215,9 +1220,10 @@ class _Table:
         if self.spill is None:
             path = self.writer.path.with_name(f"{self.writer.path.stem}.{self.name}.csv")
             handle = path.open("w", encoding="utf-8-sig", newline="")  # BOM: Excel reads accents
-            self.spill = _Spill(path, handle, csv.writer(handle))
+            values = [_Cells(_csv_value).__getitem__ for _ in self.columns]
+            self.spill = _Spill(path, handle, csv.writer(handle), values)
             self.spill.out.writerow([c.header for c in self.columns])
-        self.spill.out.writerow([_csv_value(v) for v in row])
+        self.spill.out.writerow(map(operator.call, self.spill.values, row))
         self.spill.rows += 1
 
     def close(self) -> None:
@@ -1336,6 +1342,10 @@ def _citation_cell(citation: Any) -> tuple[str, str | None]:
 def _citation_pair(text: str | None, url: str | None) -> tuple[str, str | None]:
     citation = {"text": text, "url": url}
     return citation_text(citation), citation_url(citation)
+
+
+# Characters a cell's text cannot show as they are: controls and CR (see clean_text).
+_UNSHOWN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
 
 def _cell_text(value: Any) -> str:

@@ -27,6 +27,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.hyperlink import Hyperlink
 
 FLUSH_ROWS = 1_024  # rows joined and encoded at a time
+_MARKUP = re.compile(r"[&<>]")  # what text must escape in an element
 _EMPTY_SHEET_DATA = re.compile(rb"<sheetData\s*/>|<sheetData>\s*</sheetData>")
 # Marks in a rendered row, which no cell text can hold (control characters are dropped):
 ROW_MARK = "\x00"  # the row's number, known once the row is placed
@@ -43,7 +44,8 @@ def cell_starts(columns: int) -> list[str]:
 def text_fragment(text: str, style: int) -> Fragment:
     """An inline-string cell: never a formula, whatever the text starts with."""
     space = ' xml:space="preserve"' if text != text.strip() else ""
-    return f' s="{style}" t="inlineStr"><is><t{space}>{escape(text)}</t></is></c>'
+    body = escape(text) if _MARKUP.search(text) else text
+    return f' s="{style}" t="inlineStr"><is><t{space}>{body}</t></is></c>'
 
 
 def number_fragment(value: float, style: int) -> Fragment | None:
