@@ -20,6 +20,7 @@ from openpyxl.chart import BarChart
 from python_calamine import CalamineWorkbook
 
 from feocscreen.cli import main
+from feocscreen.report import sheetdata
 from feocscreen.report.excel import (
     EXCEL_MAX_ROWS,
     SHEETS,
@@ -435,6 +436,30 @@ def test_numbers_excel_cannot_hold_leave_the_cell_empty(tmp_path: Path) -> None:
     assert ws.cell(2, headers.index("Score") + 1).value is None
     assert ws.cell(2, headers.index("Annual spend (USD)") + 1).value is None
     assert ws.cell(2, 1).value == "S1"
+
+
+def test_table_rows_become_the_sheet_without_a_copy(
+    result: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows file starts with the sheet's opening, so it becomes the sheet as it is."""
+
+    def no_copy(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the rows were copied")
+
+    monkeypatch.setattr(sheetdata.SheetRows, "_copy_rows", no_copy)
+    ws = load_workbook(write_report(result, tmp_path / "direct.xlsx")[0])["Findings"]
+    assert ws.max_row > 2
+
+
+def test_rows_are_copied_behind_an_opening_that_changed(
+    result: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the sheet's opening changed after its rows began, the rows follow the new one."""
+    expected = [rows(ws) for ws in load_workbook(write_report(result, tmp_path / "a.xlsx")[0])]
+    real = sheetdata._opening
+    monkeypatch.setattr(sheetdata, "_opening", lambda ws: real(ws) + b"<!-- stale -->")
+    written = write_report(result, tmp_path / "b.xlsx")[0]
+    assert [rows(ws) for ws in load_workbook(written)] == expected
 
 
 def test_formula_like_names_read_back_as_text(tmp_path: Path) -> None:

@@ -17,13 +17,14 @@ import math
 import os
 import re
 import shutil
-import tempfile
+from io import BytesIO
 from pathlib import Path
 from typing import IO
 from xml.sax.saxutils import escape
 
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet._writer import WorksheetWriter, create_temporary_file
 from openpyxl.worksheet.hyperlink import Hyperlink
 
 FLUSH_ROWS = 1_024  # rows joined and encoded at a time
@@ -61,15 +62,24 @@ def blank_fragment(style: int) -> Fragment:
 
 
 class SheetRows:
-    """The rows of one write-only sheet, streamed to a temporary file and spliced into
-    the sheet openpyxl writes when ``close`` is called (before the workbook is saved)."""
+    """The rows of one write-only sheet, streamed to a temporary file that becomes the
+    sheet when ``close`` is called (before the workbook is saved).
+
+    The file starts with the sheet's opening (properties, views, column widths) as
+    openpyxl's own sheet writer writes it; at ``close`` openpyxl writes the whole sheet
+    around an empty ``<sheetData/>``, and its ending is appended after the rows. Should
+    the opening have changed meanwhile, the rows are copied behind the new one instead.
+    """
 
     def __init__(self, ws: WriteOnlyWorksheet) -> None:
         self.ws = ws
         self.rows = 0
         self.links: list[Hyperlink] = []
         self._buffer: list[str] = []
-        self._file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close)
+        self._opening = _opening(ws) + b"<sheetData>"
+        self._path = Path(create_temporary_file(suffix=".xml"))  # removed at exit if left
+        self._file: IO[bytes] = self._path.open("wb")
+        self._file.write(self._opening)
 
     def write(self, cells: str, height: float | None = None) -> None:
         """Write the next row: its cells rendered with ROW_MARK for the row number."""
@@ -90,7 +100,7 @@ class SheetRows:
         self._buffer.clear()
 
     def close(self) -> None:
-        """Let openpyxl write the sheet without rows, then put the rows in its sheetData."""
+        """Let openpyxl write the sheet without rows, then make the rows file the sheet."""
         self._flush()
         ws = self.ws
         ws._get_writer()  # the sheet's writer starts a fresh hyperlink list: fill it now
@@ -101,13 +111,34 @@ class SheetRows:
         empty = _EMPTY_SHEET_DATA.search(skeleton)
         if empty is None:  # openpyxl always writes the element; fail loudly if that changes
             raise RuntimeError(f"no sheetData in the {ws.title!r} sheet openpyxl wrote")
-        spliced = out.with_name(out.name + ".rows")
-        with spliced.open("wb") as target:
-            target.write(skeleton[: empty.start()])
-            target.write(b"<sheetData>")
-            self._file.seek(0)
-            shutil.copyfileobj(self._file, target, 1 << 20)
-            target.write(b"</sheetData>")
-            target.write(skeleton[empty.end() :])
-        self._file.close()
-        os.replace(spliced, out)  # openpyxl archives and removes this file on save
+        opening = skeleton[: empty.start()] + b"<sheetData>"
+        ending = b"</sheetData>" + skeleton[empty.end() :]
+        if opening == self._opening:
+            self._file.write(ending)
+            self._file.close()
+            os.replace(self._path, out)  # openpyxl archives and removes this file on save
+        else:
+            self._file.close()
+            self._copy_rows(out, opening, ending)
+
+    def _copy_rows(self, out: Path, opening: bytes, ending: bytes) -> None:
+        """Write the sheet to `out` as `opening`, the rows, `ending`."""
+        with out.open("wb") as target, self._path.open("rb") as rows:
+            target.write(opening)
+            rows.seek(len(self._opening))
+            shutil.copyfileobj(rows, target, 1 << 20)
+            target.write(ending)
+        self._path.unlink()
+
+
+def _opening(ws: WriteOnlyWorksheet) -> bytes:
+    """The sheet up to its rows, as openpyxl's sheet writer will write it. Written twice:
+    writing it settles the sheet's format (openpyxl records the column outline level as it
+    writes), so the second is what the writer writes later."""
+    for _ in range(2):
+        buffer = BytesIO()
+        writer = WorksheetWriter(ws, out=buffer)
+        writer.write_top()
+        writer.xf.close()  # ends the worksheet element
+    whole = buffer.getvalue()
+    return whole[: whole.rindex(b"</worksheet>")]
