@@ -271,11 +271,11 @@ def test_large_results_stream_as_compact_json_equal_to_the_indented_form(demo, m
 
     from feocscreen.cli import screen as screen_cli
 
-    pretty, compact = io.StringIO(), io.StringIO()
+    pretty, compact = io.BytesIO(), io.BytesIO()
     screen_cli.write_json(demo, pretty)
     monkeypatch.setattr(screen_cli, "PRETTY_JSON_LIMIT", 0)
     screen_cli.write_json(demo, compact)
-    assert "\n  " in pretty.getvalue() and compact.getvalue().count("\n") == 1
+    assert b"\n  " in pretty.getvalue() and compact.getvalue().count(b"\n") == 1
     assert (
         json.loads(compact.getvalue())
         == json.loads(pretty.getvalue())

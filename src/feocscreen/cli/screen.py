@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 import click
 import orjson
@@ -195,41 +195,44 @@ class Digest:
 
 
 class JsonStream:
-    """The JSON result written as the suppliers arrive.
+    """The JSON result written as the suppliers arrive, as UTF-8 bytes.
 
     Up to PRETTY_JSON_LIMIT suppliers the result is indented for people to read (the
     suppliers are kept until the end); past it, compact, one supplier at a time, so the
-    text is never held whole (indented JSON of a 100k-row portfolio is ~300 MB).
+    text is never held whole (indented JSON of a 100k-row portfolio is ~300 MB). Compact
+    JSON is orjson's bytes as they come, never decoded and encoded again.
     """
 
-    def __init__(self, stream: TextIO, head: dict[str, Any], count: int) -> None:
+    def __init__(self, stream: BinaryIO, head: dict[str, Any], count: int) -> None:
         self.stream, self.head = stream, head
         self.pretty = count <= PRETTY_JSON_LIMIT
         self.kept: list[dict[str, Any]] = []
         self.first = True
         if not self.pretty:
-            stream.write("{")
+            stream.write(b"{")
             for key, value in head.items():
-                stream.write(json.dumps(key) + ":" + _compact(value) + ",")
-            stream.write('"suppliers":[')
+                stream.write(_compact(key) + b":" + _compact(value) + b",")
+            stream.write(b'"suppliers":[')
 
-    def supplier(self, supplier: dict[str, Any], text: str | None = None) -> None:
+    def supplier(self, supplier: dict[str, Any], text: bytes | None = None) -> None:
         """Add a supplier; ``text`` is its compact JSON when already encoded."""
         if self.pretty:
             self.kept.append(supplier)
             return
-        self.stream.write(("" if self.first else ",") + (text or _compact(supplier)))
+        if not self.first:
+            self.stream.write(b",")
+        self.stream.write(text or _compact(supplier))
         self.first = False
 
     def finish(self, tail: dict[str, Any]) -> list[Path]:
         if self.pretty:
             data = {**self.head, "suppliers": self.kept, **tail}
-            self.stream.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+            self.stream.write((json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode())
             return []
-        self.stream.write("]")
+        self.stream.write(b"]")
         for key, value in tail.items():
-            self.stream.write("," + json.dumps(key) + ":" + _compact(value))
-        self.stream.write("}\n")
+            self.stream.write(b"," + _compact(key) + b":" + _compact(value))
+        self.stream.write(b"}\n")
         return []
 
 
@@ -243,29 +246,31 @@ def encode_outputs(supplier: dict[str, Any], text: bool, rows: bool) -> tuple[An
     return (_compact(supplier) if text else None, sheet_rows)
 
 
-def _compact(value: Any) -> str:
-    """Compact JSON: orjson, five times the standard encoder on a supplier's 11 KB (the
-    same values; floats may be spelled differently, e.g. 8e-6 for 8e-06)."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+def _compact(value: Any) -> bytes:
+    """Compact JSON in UTF-8: orjson, five times the standard encoder on a supplier's 11 KB
+    (the same values; floats may be spelled differently, e.g. 8e-6 for 8e-06)."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
 
 
 @contextlib.contextmanager
 def _json_sink(target: str, head: dict[str, Any], count: int) -> Iterator[JsonStream]:
-    """A JsonStream to stdout (``-``) or to a file written beside and moved into place."""
+    """A JsonStream to stdout (``-``) or to a file."""
     if target == "-":
-        yield JsonStream(sys.stdout, head, count)
+        sys.stdout.flush()  # the bytes go under the text layer: keep what it holds first
+        yield JsonStream(sys.stdout.buffer, head, count)
+        sys.stdout.buffer.flush()
         return
     path = Path(target)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+        handle = open(path, "wb")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise click.UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
     with handle:
         yield JsonStream(handle, head, count)
 
 
-def write_json(data: dict[str, Any], stream: TextIO) -> None:
+def write_json(data: dict[str, Any], stream: BinaryIO) -> None:
     """Write a whole result as JSON (see JsonStream for the layout)."""
     head, suppliers, tail = split_result(data)
     sink = JsonStream(stream, head, len(suppliers))
