@@ -1066,7 +1066,18 @@ class RowRenderer:
         """The whole cell (``start`` included; '' when empty) for one column's values."""
         kind, wrap = column.kind, column.wrap
 
+        plain_style = "fs_wrap" if wrap else "fs_top"
+        plain_ids = (self.styles[(plain_style, False)], self.styles[(plain_style, True)])
+
         def text(value: Any, style: str = "") -> str:
+            if (
+                type(value) is str
+                and not style
+                and value
+                and len(value) <= EXCEL_MAX_CELL
+                and not _UNSHOWN.search(value)
+            ):  # the common case, in short: text shown as it is
+                return start + text_fragment(value, plain_ids[_is_lead(value)])
             if value is None or value == "":
                 return ""
             cell = self.text(value, wrap, style)
@@ -1075,16 +1086,28 @@ class RowRenderer:
         if kind in _FORMATS:
             style_id = self.styles[(f"fs_{kind}", False)]
             texts = _Cells(text)
+            numbers: dict[float, str] = {}  # shares and counts recur: 0, 1, 0.5 …
 
             def number(value: Any) -> str:
+                cls = type(value)
+                if cls is float or cls is int:  # not bool: True would be taken for 1
+                    cell = numbers.get(value)
+                    if cell is None:
+                        fragment = number_fragment(value, style_id)
+                        cell = "" if fragment is None else start + fragment
+                        if len(numbers) >= CELL_CACHE:
+                            numbers.clear()
+                        numbers[value] = cell
+                    return cell
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    cell = number_fragment(value, style_id)
-                    return "" if cell is None else start + cell
+                    fragment = number_fragment(value, style_id)  # a subclass: not kept
+                    return "" if fragment is None else start + fragment
                 return texts[value]
 
             return number
         if kind == "bool":
-            return lambda value: text("yes" if value is True else "no" if value is False else value)
+            yes, no = text("yes"), text("no")
+            return lambda value: yes if value is True else no if value is False else text(value)
         if kind == "tier":
 
             def tier(value: Any) -> str:
@@ -1108,16 +1131,18 @@ class RowRenderer:
 
 
 class _Cells(dict[Any, Any]):
-    """One column's rendered cells by value, filled on first use. Only text is kept (no
-    True/1/1.0 collisions, no unbounded floats), at most CELL_CACHE values at a time."""
+    """One column's rendered cells by value, filled on first use. Only values of the
+    `kept` types are kept — text by default: no True/1/1.0 collisions, no unbounded
+    floats — at most CELL_CACHE at a time."""
 
-    def __init__(self, render: Callable[[Any], Any]) -> None:
+    def __init__(self, render: Callable[[Any], Any], kept: tuple[type, ...] = (str,)) -> None:
         super().__init__({None: "", "": ""})
         self.render = render
+        self.kept = kept
 
     def __missing__(self, value: Any) -> Any:
         cell = self.render(value)
-        if type(value) is str:
+        if type(value) in self.kept:
             if len(self) >= CELL_CACHE:
                 self.clear()
                 self[None] = self[""] = ""
@@ -1219,8 +1244,9 @@ class _Table:
         """A row that does not fit the sheet: to the CSV beside the report."""
         if self.spill is None:
             path = self.writer.path.with_name(f"{self.writer.path.stem}.{self.name}.csv")
-            handle = path.open("w", encoding="utf-8-sig", newline="")  # BOM: Excel reads accents
-            values = [_Cells(_csv_value).__getitem__ for _ in self.columns]
+            handle = path.open("w", encoding="utf-8", newline="")
+            handle.write("\ufeff")  # the BOM tells Excel the file is UTF-8 (accents, CJK)
+            values = [_Cells(_csv_value, (str, tuple)).__getitem__ for _ in self.columns]
             self.spill = _Spill(path, handle, csv.writer(handle), values)
             self.spill.out.writerow([c.header for c in self.columns])
         self.spill.out.writerow(map(operator.call, self.spill.values, row))
@@ -1480,6 +1506,9 @@ def _widths(columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> list[fl
 
 
 def _csv_value(value: Any) -> Any:
+    if type(value) is str:  # most values
+        text = clean_text(value)
+        return "'" + text if text.startswith(FORMULA_LEADS) else text
     if isinstance(value, tuple):
         label, url = value
         value = f"{label} <{url}>" if url else label
