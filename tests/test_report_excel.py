@@ -22,6 +22,7 @@ from python_calamine import CalamineWorkbook
 from feocscreen.cli import main
 from feocscreen.report import sheetdata
 from feocscreen.report.excel import (
+    EXCEL_MAX_CELL,
     EXCEL_MAX_ROWS,
     SHEETS,
     TIER_COLOURS,
@@ -460,6 +461,22 @@ def test_rows_are_copied_behind_an_opening_that_changed(
     monkeypatch.setattr(sheetdata, "_opening", lambda ws: real(ws) + b"<!-- stale -->")
     written = write_report(result, tmp_path / "b.xlsx")[0]
     assert [rows(ws) for ws in load_workbook(written)] == expected
+
+
+def test_long_text_is_cut_to_excels_cell_limit_and_rows_fit_their_text(tmp_path: Path) -> None:
+    long_name = "Magnet Works " * 4_000  # 52,000 characters
+    data = {
+        "suppliers": [
+            {"supplier_id": "L1", "supplier_name": long_name, "tier": "clear", "findings": []},
+            {"supplier_id": "S2", "supplier_name": "Short", "tier": "clear", "findings": []},
+        ]
+    }
+    ws = load_workbook(write_report(data, tmp_path / "long.xlsx")[0])["Suppliers"]
+    cut = ws.cell(2, 2).value
+    assert len(cut) == EXCEL_MAX_CELL and cut.endswith("…") and long_name.startswith(cut[:-1])
+    assert ws.row_dimensions[1].height == 45  # the header's three wrapped lines
+    assert ws.row_dimensions[2].height == 409  # Excel's tallest row, for the long name
+    assert ws.row_dimensions[3].height is None  # one line: the default height
 
 
 def test_formula_like_names_read_back_as_text(tmp_path: Path) -> None:
