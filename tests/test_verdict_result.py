@@ -281,3 +281,22 @@ def test_large_results_stream_as_compact_json_equal_to_the_indented_form(demo, m
         == json.loads(pretty.getvalue())
         == json.loads(json.dumps(demo))
     )
+
+
+def test_verbose_adds_stage_timings_to_the_terminal_summary(tmp_path):
+    """--verbose: every stage's time under the summary (stderr); without it none, and
+    --quiet prints no summary at all. Only the result goes to stdout."""
+    runner = CliRunner()
+    base = ["screen", str(DEMO), "--as-of", AS_OF.isoformat(), "--json", str(tmp_path / "r.json")]
+    verbose = runner.invoke(main, [*base, "--verbose"])
+    plain = runner.invoke(main, base)
+    quiet = runner.invoke(main, [*base, "--quiet"])
+    assert verbose.exit_code == plain.exit_code == quiet.exit_code
+    stages = ("intake", "chains", "matching", "evaluating")
+    for stage in stages:
+        assert any(
+            line.strip().startswith(f"{stage}: ") and line.rstrip().endswith(" s")
+            for line in verbose.stderr.splitlines()
+        ), stage
+        assert f"{stage}: " not in plain.stderr
+    assert "screened" in plain.stderr and quiet.stderr == "" and verbose.stdout == ""
