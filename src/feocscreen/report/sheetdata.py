@@ -6,9 +6,8 @@ though, make a cell object and an XML element for every cell, about 6 µs a
 cell on this machine class; a Findings sheet at Excel's row limit has 16
 million cells. So the table sheets write their ``<sheetData>`` here instead,
 as the same XML openpyxl writes (inline strings, ``%.16g`` numbers, style ids
-from the workbook's own style table), from fragments cached per value. When
-the table closes, openpyxl writes the rest of the sheet around an empty
-``<sheetData/>`` and the rows are put in its place.
+from the workbook's own style table), from fragments cached per value, into
+a file that becomes the sheet (see ``SheetRows``).
 """
 
 from __future__ import annotations
