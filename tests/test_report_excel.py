@@ -479,6 +479,24 @@ def test_long_text_is_cut_to_excels_cell_limit_and_rows_fit_their_text(tmp_path:
     assert ws.row_dimensions[3].height is None  # one line: the default height
 
 
+def test_a_list_or_mapping_value_is_shown_as_text_in_the_sheet_and_the_overflow(
+    tmp_path: Path,
+) -> None:
+    names: list[Any] = [["Alpha", "Beta"], {"name": "Gamma"}, "Delta", ["Epsilon"]]
+    data = {
+        "suppliers": [
+            {"supplier_id": f"S{i}", "supplier_name": name, "tier": "clear", "findings": []}
+            for i, name in enumerate(names)
+        ]
+    }
+    written = write_report(data, tmp_path / "odd.xlsx", max_rows=4)
+    ws = load_workbook(written[0])["Suppliers"]
+    assert [ws.cell(row, 2).value for row in (2, 3)] == ["['Alpha', 'Beta']", "{'name': 'Gamma'}"]
+    with written[1].open(encoding="utf-8-sig", newline="") as fh:
+        overflow = list(csv.reader(fh))
+    assert [row[1] for row in overflow[1:]] == ["Delta", "['Epsilon']"]
+
+
 def test_formula_like_names_read_back_as_text(tmp_path: Path) -> None:
     names = ["=SUM(A1:A9)", "+41 22 555", "-cmd", "@import", "plain"]
     data = {

@@ -1212,7 +1212,11 @@ class _Table:
             lines = _wrapped_lines(row, self.wrapped)
             if lines > 1:
                 height = _line_height(lines)
-        cells = self.renderer.render(row)
+        try:
+            cells = self.renderer.render(row)
+        except TypeError:  # a list or mapping cannot key the cell caches: shown as text
+            row = _hashable(row)
+            cells = self.renderer.render(row)
         if LINK_MARK in cells:
             cells = self._link(row, cells, out)
         out.write(cells, height)
@@ -1249,7 +1253,10 @@ class _Table:
             values = [_Cells(_csv_value, (str, tuple)).__getitem__ for _ in self.columns]
             self.spill = _Spill(path, handle, csv.writer(handle), values)
             self.spill.out.writerow([c.header for c in self.columns])
-        self.spill.out.writerow(map(operator.call, self.spill.values, row))
+        try:
+            self.spill.out.writerow(map(operator.call, self.spill.values, row))
+        except TypeError:  # see _write
+            self.spill.out.writerow(map(operator.call, self.spill.values, _hashable(row)))
         self.spill.rows += 1
 
     def close(self) -> None:
@@ -1351,6 +1358,18 @@ AUDIT_COLUMNS: tuple[Column, ...] = (
     Column("Value", width=60, wrap=True),
     Column("SHA-256", width=66),
 )
+
+
+def _hashable(row: Sequence[Any]) -> list[Any]:
+    """The row with every value that cannot be hashed (a list, a mapping) as its text."""
+    kept = []
+    for value in row:
+        try:
+            hash(value)
+        except TypeError:
+            value = clean_text(value)
+        kept.append(value)
+    return kept
 
 
 def _citation_cell(citation: Any) -> tuple[str, str | None]:
