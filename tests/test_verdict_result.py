@@ -300,3 +300,15 @@ def test_verbose_adds_stage_timings_to_the_terminal_summary(tmp_path):
         ), stage
         assert f"{stage}: " not in plain.stderr
     assert "screened" in plain.stderr and quiet.stderr == "" and verbose.stdout == ""
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("compact", [False, True])
+def test_a_json_file_that_cannot_be_written_is_a_usage_error(monkeypatch, compact):
+    """A disk that fills while the result is written is exit 2 naming the file, whether the
+    result is written whole (indented) or supplier by supplier (compact)."""
+    if compact:
+        monkeypatch.setattr("feocscreen.cli.screen.PRETTY_JSON_LIMIT", 0)
+    result = CliRunner().invoke(main, ["screen", str(DEMO), "--json", "/dev/full", "-q"])
+    assert result.exit_code == 2, result.output
+    assert "cannot write /dev/full" in result.output and "Traceback" not in result.output

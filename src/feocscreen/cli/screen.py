@@ -121,11 +121,11 @@ def screen_command(
             gate = lambda: run.gate  # noqa: E731
         # Every supplier goes to each output as it is screened; none is held for the writers.
         with contextlib.ExitStack() as outputs:
-            json_sink = (
-                outputs.enter_context(_json_sink(json_out, head, count)) if json_out else None
-            )
             written: list[Path] = []
             try:
+                json_sink = (
+                    outputs.enter_context(_json_sink(json_out, head, count)) if json_out else None
+                )
                 report_sink = None
                 if report is not None:
                     from ..report.excel import ReportStream
@@ -228,11 +228,12 @@ class JsonStream:
         if self.pretty:
             data = {**self.head, "suppliers": self.kept, **tail}
             self.stream.write((json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode())
-            return []
-        self.stream.write(b"]")
-        for key, value in tail.items():
-            self.stream.write(b"," + _compact(key) + b":" + _compact(value))
-        self.stream.write(b"}\n")
+        else:
+            self.stream.write(b"]")
+            for key, value in tail.items():
+                self.stream.write(b"," + _compact(key) + b":" + _compact(value))
+            self.stream.write(b"}\n")
+        self.stream.flush()  # a write that failed on the way is raised here
         return []
 
 
@@ -266,8 +267,13 @@ def _json_sink(target: str, head: dict[str, Any], count: int) -> Iterator[JsonSt
         handle = open(path, "wb")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise click.UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
-    with handle:
+    try:
         yield JsonStream(handle, head, count)
+    except BaseException:
+        with contextlib.suppress(OSError):  # a failed write is what is being reported
+            handle.close()
+        raise
+    handle.close()
 
 
 def write_json(data: dict[str, Any], stream: BinaryIO) -> None:
