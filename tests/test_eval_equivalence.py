@@ -12,7 +12,6 @@ import weakref
 from datetime import date
 from typing import Any
 
-import pandas as pd
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -21,10 +20,10 @@ from hypothesis import strategies as st
 from feocscreen.api import group_resolver
 from feocscreen.models import STAGES
 from feocscreen.ownership import OwnershipGraph
-from feocscreen.portfolio import Portfolio
 from feocscreen.rules.evaluate import _plan, _rule_template, evaluate_supplier, finding_id
-from feocscreen.rules.kinds import REGISTRY, Hit, Subject, compile_condition
+from feocscreen.rules.kinds import Hit, Subject
 from feocscreen.rules.load import RuleBook, load_rulebook
+from ownership_builders import graph
 
 COUNTRIES = ("CN", "HK", "US", "JP", "VN", "AU", "MY", "unverified")
 SHARES = (1.0, 0.5, 0.25, 0.75, 0.3, 0.7, 0.05)
@@ -182,24 +181,7 @@ OWNER_ROWS = [
 
 
 def _graph(covered: frozenset[str]) -> OwnershipGraph:
-    frame = pd.DataFrame(
-        OWNER_ROWS,
-        columns=[
-            "entity",
-            "owner",
-            "owner_country",
-            "owner_type",
-            "equity",
-            "voting",
-            "board",
-            "debt",
-            "appoints_officer",
-        ],
-    )
-    frame["_file"] = "t.xlsx"
-    frame["_sheet"] = "Ownership"
-    frame["_row"] = range(2, 2 + len(frame))
-    return OwnershipGraph(Portfolio(ownership=frame), covered, "multiply", {"Dragon Holdings"})
+    return graph(OWNER_ROWS, listed={"Dragon Holdings"}, covered=covered)
 
 
 stage_shares = st.lists(
@@ -301,27 +283,6 @@ def test_memoised_evaluation_equals_asking_every_rule(
         for verdict, expected in zip(fast, slow, strict=True):
             got = (verdict.findings, verdict.prongs, verdict.prong_notes, verdict.basis)
             assert json.dumps(got) == json.dumps(expected)  # key order included
-
-
-def test_every_kind_declares_what_it_reads() -> None:
-    examples = {
-        "stage_in_group": {"stages": "chain", "groups": ["covered"]},
-        "stage_unverified": {"stages": "chain"},
-        "jurisdiction_in_group": {"groups": ["covered"]},
-        "government_holding": {"at_least": 0.25},
-        "foreign_controlled": {},
-        "foreign_influenced": {"test": "single"},
-        "listed": {"lists": ["SDN"]},
-        "owner_listed": {"lists": ["SDN"]},
-        "dfars_exception": {},
-        "material": {"in": ["smco"]},
-        "all": [{"material": {"in": ["smco"]}}],
-        "any": [{"dfars_exception": {}}],
-        "not": {"material": {"in": ["smco"]}},
-    }
-    assert set(examples) == set(REGISTRY)
-    for name, params in examples.items():
-        assert compile_condition({name: params}).reads() is not None, name
 
 
 def test_findings_share_only_values_nothing_writes(books: list[RuleBook]) -> None:

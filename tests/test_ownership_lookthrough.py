@@ -3,42 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
-import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feocscreen.ownership import OwnershipGraph
-from feocscreen.portfolio import Portfolio
+from ownership_builders import graph
 
-COVERED = frozenset({"CN", "RU", "IR", "KP", "HK", "MO"})
 NAN = math.nan
-
-
-def graph(
-    rows: list[tuple[Any, ...]], method: str = "multiply", listed: set[str] | None = None
-) -> OwnershipGraph:
-    """rows: (entity, owner, owner_country, owner_type, equity, voting, board, debt, appoints)."""
-    frame = pd.DataFrame(
-        rows,
-        columns=[
-            "entity",
-            "owner",
-            "owner_country",
-            "owner_type",
-            "equity",
-            "voting",
-            "board",
-            "debt",
-            "appoints_officer",
-        ],
-    )
-    frame["_file"] = "t.xlsx"
-    frame["_sheet"] = "Ownership"
-    frame["_row"] = range(2, 2 + len(frame))
-    return OwnershipGraph(Portfolio(ownership=frame), COVERED, method, listed)
 
 
 def row(entity, owner, country, otype, equity=NAN, voting=NAN, board=NAN, debt=NAN, appoints=None):

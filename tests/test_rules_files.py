@@ -165,6 +165,8 @@ def _subject(**supplier) -> Subject:
 
 
 def test_every_kind_is_registered_described_and_evaluable():
+    """Every kind explains itself, evaluates to three values and declares the columns it
+    reads (the evaluation memos are keyed by them)."""
     assert set(EXAMPLES) == set(REGISTRY)
     for name, params in EXAMPLES.items():
         kind = compile_condition({name: params})
@@ -172,6 +174,7 @@ def test_every_kind_is_registered_described_and_evaluable():
         assert kind.describe()
         outcome = kind.evaluate(_subject())
         assert outcome.value in (True, False, None)
+        assert kind.reads() is not None, name
 
 
 def test_three_valued_combinators():
