@@ -797,37 +797,26 @@ def _supplier_queries(portfolio: Portfolio) -> dict[str, list[_Query]]:
             operator = _text(rec.get("operator"))
             sid = str(rec["supplier_id"])
             if operator and sid in queries:
-                queries[sid].append(
-                    _Query(
-                        "operator",
-                        operator,
-                        _text(rec.get("country")),
-                        (),
-                        str(rec.get("_file")),
-                        str(rec.get("_sheet")),
-                        int(rec.get("_row") or 0),
-                        "operator",
-                    )
-                )
+                queries[sid].append(_row_query(rec, "operator", operator, "country"))
     for rec in portfolio.ownership.to_dict("records"):
         owner = _text(rec.get("owner"))
         entity = str(rec.get("entity"))
         if owner and entity in queries:
-            queries[entity].append(_owner_query(rec, owner))
+            queries[entity].append(_row_query(rec, "owner", owner, "owner_country"))
     return queries
 
 
-def _owner_query(rec: dict[str, Any], owner: str) -> _Query:
-    """The screening query for the owner named on one Ownership row."""
+def _row_query(rec: dict[str, Any], field: str, name: str, country: str) -> _Query:
+    """The screening query for the name in `field` of one Sourcing or Ownership row."""
     return _Query(
-        "owner",
-        owner,
-        _text(rec.get("owner_country")),
+        field,
+        name,
+        _text(rec.get(country)),
         (),
         str(rec.get("_file")),
         str(rec.get("_sheet")),
         int(rec.get("_row") or 0),
-        "owner",
+        field,
     )
 
 
@@ -836,7 +825,9 @@ def _owner_queries(portfolio: Portfolio) -> dict[str, list[_Query]]:
     for rec in portfolio.ownership.to_dict("records"):
         owner = _text(rec.get("owner"))
         if owner:
-            queries.setdefault(str(rec.get("owner")), []).append(_owner_query(rec, owner))
+            queries.setdefault(str(rec.get("owner")), []).append(
+                _row_query(rec, "owner", owner, "owner_country")
+            )
     return queries
 
 

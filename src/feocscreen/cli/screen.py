@@ -258,8 +258,7 @@ def _json_sink(target: str, head: dict[str, Any], count: int) -> Iterator[JsonSt
     """A JsonStream to stdout (``-``) or to a file."""
     if target == "-":
         sys.stdout.flush()  # the bytes go under the text layer: keep what it holds first
-        yield JsonStream(sys.stdout.buffer, head, count)
-        sys.stdout.buffer.flush()
+        yield JsonStream(sys.stdout.buffer, head, count)  # finish() flushes them
         return
     path = Path(target)
     try:

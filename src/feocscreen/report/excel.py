@@ -297,17 +297,15 @@ class _ReportWriter:
         self._style_arrays: dict[tuple[str, bool], StyleArray] = {}
         self.table_styles: dict[tuple[str, bool], int] = {}
         self._cells: dict[tuple[Any, ...], Any] = {}  # see styled()
-        self._links: dict[str, int] = {}  # hyperlinks written per sheet
 
     def styled(self, ws: WriteOnlyWorksheet, value: Any, style: str, quote: bool = False) -> Any:
-        """A cell with a named style (and Excel's quote prefix when `quote`).
+        """An openpyxl cell with a named style (and Excel's quote prefix when `quote`), for
+        the sheets openpyxl writes cell by cell (Summary, Midstream; the table sheets are
+        rendered by ``RowRenderer``).
 
-        Cells of one style share one cached style array: assigning a named style by name
-        costs a look-up per cell, and a copy per cell costs time on a million-row sheet.
-        Equal cells are one object, reused: a write-only sheet writes each cell as it is
-        appended (only its position changes) and nothing restyles it, so sharing is safe;
-        a rule's title, a severity or a supplier's name recurs on thousands of rows.
-        Cells that carry a hyperlink are never shared (see ``fresh``).
+        Cells of one style share one cached style array, and equal cells are one object,
+        reused: a write-only sheet writes each cell as it is appended (only its position
+        changes) and nothing restyles it, so sharing is safe.
         """
         key = (ws.title, style, quote, type(value), value)
         cell = self._cells.get(key)
@@ -317,12 +315,6 @@ class _ReportWriter:
             if len(self._cells) >= CELL_CACHE:
                 self._cells.clear()
             self._cells[key] = cell
-        return cell
-
-    def fresh(self, ws: WriteOnlyWorksheet, value: Any, style: str) -> Any:
-        """A styled cell of its own (one that will carry a hyperlink)."""
-        cell = Cell(ws, row=1, column=1, value=value)
-        cell._style = self._style_array(ws, style, False)
         return cell
 
     def _style_array(self, ws: WriteOnlyWorksheet, style: str, quote: bool) -> StyleArray:
@@ -338,12 +330,10 @@ class _ReportWriter:
     def cell(
         self, ws: WriteOnlyWorksheet, value: Any, kind: Kind = "text", wrap: bool = False
     ) -> Any:
-        """One cell formatted by kind; text is never a formula."""
+        """One cell of a sheet openpyxl writes, formatted by kind; text is never a formula.
+        (Table sheets: ``RowRenderer``, which also handles the bool and link kinds.)"""
         if value is None or value == "":
             return None
-        if kind == "bool":
-            value = "yes" if value is True else "no" if value is False else value
-            kind = "text"
         if kind in _FORMATS and isinstance(value, (int, float)) and not isinstance(value, bool):
             return self.styled(ws, value, f"fs_{kind}")
         if kind == "tier":
@@ -351,17 +341,6 @@ class _ReportWriter:
             if text in TIER_COLOURS:
                 return self.styled(ws, text, f"fs_tier_{text}")
             return self._text_cell(ws, text)
-        if kind == "link" and isinstance(value, tuple):
-            label, url = value
-            if not url:
-                return self._text_cell(ws, label, True)
-            links = self._links.get(ws.title, 0)
-            if links >= HYPERLINK_LIMIT:  # past Excel's limit the address is shown as text
-                return self._text_cell(ws, f"{clean_text(label)} <{url}>", True)
-            self._links[ws.title] = links + 1
-            cell = self.fresh(ws, clean_text(label or url), "fs_link")
-            cell.hyperlink = url
-            return cell
         return self._text_cell(ws, value, wrap)
 
     def _text_cell(self, ws: WriteOnlyWorksheet, value: Any, wrap: bool = False) -> Any:
@@ -1055,10 +1034,7 @@ class RowRenderer:
 
     def string(self, value: Any, wrap: bool = False, style: str = "") -> Fragment:
         """A cell holding `value` as text."""
-        if type(value) is str and len(value) <= EXCEL_MAX_CELL and not _UNSHOWN.search(value):
-            text = value  # the common case: nothing to drop, convert or cut
-        else:
-            text = _cell_text(value)
+        text = value if _shown_as_is(value) else _cell_text(value)
         style_id = self.styles[(style or ("fs_wrap" if wrap else "fs_top"), _is_lead(text))]
         return text_fragment(text, style_id) if text else blank_fragment(style_id)
 
@@ -1070,13 +1046,7 @@ class RowRenderer:
         plain_ids = (self.styles[(plain_style, False)], self.styles[(plain_style, True)])
 
         def text(value: Any, style: str = "") -> str:
-            if (
-                type(value) is str
-                and not style
-                and value
-                and len(value) <= EXCEL_MAX_CELL
-                and not _UNSHOWN.search(value)
-            ):  # the common case, in short: text shown as it is
+            if not style and _shown_as_is(value):  # the common case, without the layers below
                 return start + text_fragment(value, plain_ids[_is_lead(value)])
             if value is None or value == "":
                 return ""
@@ -1088,20 +1058,21 @@ class RowRenderer:
             texts = _Cells(text)
             numbers: dict[float, str] = {}  # shares and counts recur: 0, 1, 0.5 …
 
+            def formatted(value: float) -> str:
+                fragment = number_fragment(value, style_id)
+                return "" if fragment is None else start + fragment
+
             def number(value: Any) -> str:
                 cls = type(value)
                 if cls is float or cls is int:  # not bool: True would be taken for 1
                     cell = numbers.get(value)
                     if cell is None:
-                        fragment = number_fragment(value, style_id)
-                        cell = "" if fragment is None else start + fragment
                         if len(numbers) >= CELL_CACHE:
                             numbers.clear()
-                        numbers[value] = cell
+                        cell = numbers[value] = formatted(value)
                     return cell
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    fragment = number_fragment(value, style_id)  # a subclass: not kept
-                    return "" if fragment is None else start + fragment
+                    return formatted(value)  # a subclass: not kept
                 return texts[value]
 
             return number
@@ -1391,6 +1362,11 @@ def _citation_pair(text: str | None, url: str | None) -> tuple[str, str | None]:
 
 # Characters a cell's text cannot show as they are: controls and CR (see clean_text).
 _UNSHOWN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def _shown_as_is(value: Any) -> bool:
+    """Text a cell shows as it is: nothing to drop, convert or cut."""
+    return type(value) is str and 0 < len(value) <= EXCEL_MAX_CELL and not _UNSHOWN.search(value)
 
 
 def _cell_text(value: Any) -> str:
