@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from datetime import date
 from pathlib import Path
@@ -10,11 +11,13 @@ from pathlib import Path
 import jsonschema
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from feocscreen.api import result_schema, screen
 from feocscreen.cli import main
-from feocscreen.models import ScreenConfig
+from feocscreen.models import Evidence, Issue, ScreenConfig
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 DEMO = FIXTURES / "demo_suppliers.xlsx"
@@ -312,3 +315,52 @@ def test_a_json_file_that_cannot_be_written_is_a_usage_error(monkeypatch, compac
     result = CliRunner().invoke(main, ["screen", str(DEMO), "--json", "/dev/full", "-q"])
     assert result.exit_code == 2, result.output
     assert "cannot write /dev/full" in result.output and "Traceback" not in result.output
+
+
+optional_text = st.none() | st.text(max_size=8)
+
+
+@given(
+    st.builds(
+        Issue,
+        code=st.text(min_size=1, max_size=8),
+        severity=st.sampled_from(["error", "warning"]),
+        message=st.text(max_size=20),
+        file=optional_text,
+        sheet=optional_text,
+        row=st.none() | st.integers(min_value=1, max_value=1_048_576),
+        column=optional_text,
+        header=optional_text,
+        cell=optional_text,
+        value=st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False)
+        | st.text(max_size=8)
+        | st.lists(st.integers(), max_size=3)
+        | st.dates(),
+    )
+)
+def test_issue_to_dict_holds_every_field_and_values_as_json_scalars(issue):
+    data = issue.to_dict()
+    assert set(data) == {f.name for f in dataclasses.fields(Issue)}
+    assert list(data)[-1] == "message"  # the result's key order: location first, message last
+    for f in dataclasses.fields(Issue):
+        if f.name != "value":
+            assert data[f.name] == getattr(issue, f.name)
+    expected = issue.value
+    if expected is not None and not isinstance(expected, (str, int, float, bool)):
+        expected = str(expected)
+    assert data["value"] == expected
+
+
+def test_evidence_to_dict_holds_every_field():
+    evidence = Evidence("book.xlsx", "Sourcing", 7, "country", "C7")
+    assert evidence.to_dict() == {
+        "file": "book.xlsx",
+        "sheet": "Sourcing",
+        "row": 7,
+        "column": "country",
+        "cell": "C7",
+    }
+    assert set(evidence.to_dict()) == {f.name for f in dataclasses.fields(Evidence)}
