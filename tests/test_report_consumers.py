@@ -1,7 +1,8 @@
 """The report as a third reader sees it: LibreOffice opens the workbook and exports every
 sheet, and each cell must equal what calamine reads. The table sheets' XML is written by
 feocscreen itself (``report.sheetdata``), so a reader other than the two the rest of the
-suite uses checks it too. Skipped where LibreOffice is not installed."""
+suite uses checks it too, and the zip's large parts are deflated in chunks by feocscreen
+(``report.package``). Skipped where LibreOffice is not installed."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ import csv
 import json
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 from python_calamine import CalamineWorkbook
 
+from feocscreen.report import package
 from feocscreen.report.excel import SHEETS, write_report
 
 DATA = Path(__file__).parent / "data" / "result_v1.json"
@@ -34,7 +37,13 @@ TRICKY_NAMES = [
 
 
 @pytest.mark.skipif(SOFFICE is None, reason="LibreOffice is not installed")
-def test_libreoffice_reads_every_cell_as_calamine_does(tmp_path: Path) -> None:
+def test_libreoffice_reads_every_cell_as_calamine_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # small chunks: the larger sheets go through the chunked deflate (report.package),
+    # the smaller through zipfile's own, and LibreOffice must inflate both
+    monkeypatch.setattr(package, "DEFLATE_CHUNK", 4096)
+    monkeypatch.setattr(package, "PARALLEL_FROM", 8192)
     data = json.loads(DATA.read_text(encoding="utf-8"))
     data["suppliers"] += [
         {"supplier_id": f"T{i}", "supplier_name": name, "tier": "clear", "findings": []}
@@ -58,6 +67,9 @@ def test_libreoffice_reads_every_cell_as_calamine_does(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
+    with zipfile.ZipFile(report) as archive:
+        sizes = [info.file_size for info in archive.infolist()]
+    assert any(size >= 3 * 4096 for size in sizes) and any(size < 8192 for size in sizes)
     book = CalamineWorkbook.from_path(str(report))
     names = [row[1] for row in book.get_sheet_by_name("Suppliers").to_python()]
     assert all(name in names for name in TRICKY_NAMES)

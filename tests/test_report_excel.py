@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import copy
 import csv
+import io
 import json
 import os
+import struct
 import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +24,7 @@ from openpyxl.chart import BarChart
 from python_calamine import CalamineWorkbook
 
 from feocscreen.cli import main
-from feocscreen.report import sheetdata
+from feocscreen.report import package, sheetdata
 from feocscreen.report.excel import (
     EXCEL_MAX_CELL,
     EXCEL_MAX_ROWS,
@@ -461,6 +465,60 @@ def test_rows_are_copied_behind_an_opening_that_changed(
     monkeypatch.setattr(sheetdata, "_opening", lambda ws: real(ws) + b"<!-- stale -->")
     written = write_report(result, tmp_path / "b.xlsx")[0]
     assert [rows(ws) for ws in load_workbook(written)] == expected
+
+
+def raw_member(path: Path, info: zipfile.ZipInfo) -> bytes:
+    """A member's deflated bytes as stored in the zip."""
+    with path.open("rb") as fh:
+        fh.seek(info.header_offset)
+        header = fh.read(30)
+        name_length, extra_length = struct.unpack("<HH", header[26:30])
+        fh.seek(info.header_offset + 30 + name_length + extra_length)
+        return fh.read(info.compress_size)
+
+
+def test_large_parts_deflated_in_chunks_on_threads_read_back_the_same(
+    result: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parts past PARALLEL_FROM are deflated chunk by chunk (package.save_workbook): the zip
+    checks out, every reader sees the same cells, and the bytes do not depend on threads."""
+    whole = write_report(result, tmp_path / "whole.xlsx")[0]
+    expected = [rows(ws) for ws in load_workbook(whole)]
+    monkeypatch.setattr(package, "DEFLATE_CHUNK", 4096)
+    monkeypatch.setattr(package, "PARALLEL_FROM", 8192)
+    stored: dict[int, dict[str, bytes]] = {}
+    for threads in (1, 3):
+        monkeypatch.setattr(package, "usable_cpus", lambda threads=threads: threads)
+        path = write_report(result, tmp_path / f"chunked-{threads}.xlsx")[0]
+        with zipfile.ZipFile(path) as archive:
+            assert archive.testzip() is None  # every member inflates and its CRC checks
+            large = [i for i in archive.infolist() if i.file_size >= 8192]
+            assert len(large) >= 2 and any(i.file_size > 3 * 4096 for i in large)
+            stored[threads] = {i.filename: raw_member(path, i) for i in large}
+        assert [rows(ws) for ws in load_workbook(path)] == expected
+        chunked, plain = (
+            CalamineWorkbook.from_path(str(path)),
+            CalamineWorkbook.from_path(str(whole)),
+        )
+        for name in SHEETS:
+            assert (
+                chunked.get_sheet_by_name(name).to_python()
+                == plain.get_sheet_by_name(name).to_python()
+            ), name
+    assert stored[1] == stored[3]
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.binary(max_size=60_000), chunk=st.integers(min_value=1, max_value=20_000))
+def test_chunks_deflated_apart_join_into_one_stream(data: bytes, chunk: int) -> None:
+    original = package.DEFLATE_CHUNK
+    package.DEFLATE_CHUNK = chunk
+    try:
+        parts = list(package._deflate_chunks(io.BytesIO(data), 6))
+    finally:
+        package.DEFLATE_CHUNK = original
+    assert b"".join(raw for raw, _ in parts) == data
+    assert zlib.decompress(b"".join(packed for _, packed in parts), -zlib.MAX_WBITS) == data
 
 
 def test_long_text_is_cut_to_excels_cell_limit_and_rows_fit_their_text(tmp_path: Path) -> None:

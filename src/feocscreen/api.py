@@ -44,6 +44,7 @@ from .graph import (
     chain_figures,
     midstream_index,
 )
+from .machine import usable_cpus
 from .models import MIDSTREAM, STAGES, Issue, ScreenConfig
 from .ownership import SFE_LISTS, OwnershipGraph, normalise_owner
 from .portfolio import Portfolio
@@ -551,10 +552,7 @@ def default_workers(suppliers: int) -> int:
         return int(configured)
     if suppliers < PARALLEL_MIN_SUPPLIERS:
         return 1
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    return usable_cpus()
 
 
 class _Locations:

@@ -42,6 +42,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from ..models import MIDSTREAM, STAGES, TIERS
+from .package import save_workbook
 from .sheetdata import (
     LINK_MARK,
     Fragment,
@@ -195,7 +196,7 @@ class ReportStream:
         writer = self.writer
         writer.finish(tail)
         tmp = self.path.with_name(self.path.name + ".tmp")
-        writer.workbook.save(tmp)
+        save_workbook(writer.workbook, tmp)
         os.replace(tmp, self.path)
         return [self.path, *writer.overflow_files]
 
