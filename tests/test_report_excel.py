@@ -456,11 +456,13 @@ def test_table_rows_become_the_sheet_without_a_copy(
     assert ws.max_row > 2
 
 
+@pytest.mark.parametrize("chunk", [package.DEFLATE_CHUNK, 1_000])
 def test_rows_are_copied_behind_an_opening_that_changed(
-    result: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    result: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
     """If the sheet's opening changed after its rows began, the rows follow the new one."""
     expected = [rows(ws) for ws in load_workbook(write_report(result, tmp_path / "a.xlsx")[0])]
+    monkeypatch.setattr(package, "DEFLATE_CHUNK", chunk)
     real = sheetdata._opening
     monkeypatch.setattr(sheetdata, "_opening", lambda ws: real(ws) + b"<!-- stale -->")
     written = write_report(result, tmp_path / "b.xlsx")[0]
@@ -509,16 +511,33 @@ def test_large_parts_deflated_in_chunks_on_threads_read_back_the_same(
 
 
 @settings(max_examples=40, deadline=None)
-@given(data=st.binary(max_size=60_000), chunk=st.integers(min_value=1, max_value=20_000))
-def test_chunks_deflated_apart_join_into_one_stream(data: bytes, chunk: int) -> None:
+@given(
+    pieces=st.lists(st.binary(max_size=9_000), max_size=12),
+    chunk=st.integers(min_value=1, max_value=20_000),
+)
+def test_deflated_chunks_join_into_one_stream_however_the_data_was_written(
+    pieces: list[bytes], chunk: int
+) -> None:
+    data = b"".join(pieces)
     original = package.DEFLATE_CHUNK
     package.DEFLATE_CHUNK = chunk
+    deflating = package.Deflating()
     try:
-        parts = list(package._deflate_chunks(io.BytesIO(data), 6))
+        in_pieces, at_once = io.BytesIO(), io.BytesIO()
+        deflater = deflating.deflater(in_pieces)
+        for piece in pieces:
+            deflater.write(piece)
+        figures = deflater.close()
+        whole = deflating.deflater(at_once)
+        whole.write(data)
+        whole.close()
     finally:
         package.DEFLATE_CHUNK = original
-    assert b"".join(raw for raw, _ in parts) == data
-    assert zlib.decompress(b"".join(packed for _, packed in parts), -zlib.MAX_WBITS) == data
+        deflating.close()
+    packed = in_pieces.getvalue()
+    assert zlib.decompress(packed, -zlib.MAX_WBITS) == data
+    assert packed == at_once.getvalue()  # the chunks depend on the data, not on the writes
+    assert figures == (zlib.crc32(data), len(data), len(packed))
 
 
 def test_long_text_is_cut_to_excels_cell_limit_and_rows_fit_their_text(tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from ..models import MIDSTREAM, STAGES, TIERS
-from .package import save_workbook
+from .package import Deflating, save_workbook
 from .sheetdata import (
     LINK_MARK,
     Fragment,
@@ -194,9 +194,12 @@ class ReportStream:
     def finish(self, tail: Result) -> list[Path]:
         """Write the sheets that need the whole run, save, and return the files written."""
         writer = self.writer
-        writer.finish(tail)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        save_workbook(writer.workbook, tmp)
+        try:
+            writer.finish(tail)
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            save_workbook(writer.workbook, tmp, writer.deflating)
+        finally:
+            writer.deflating.close()
         os.replace(tmp, self.path)
         return [self.path, *writer.overflow_files]
 
@@ -210,6 +213,7 @@ class _ReportWriter:
         self.max_rows = max(max_rows, 3)
         self.overflow_files: list[Path] = []
         self.workbook = Workbook(write_only=True)
+        self.deflating = Deflating()  # the table sheets are deflated as their rows come
         self._register_styles()
         # Sheets are created in DESIGN order now and filled as their rows are known: each
         # write-only sheet streams to its own temporary file.
@@ -1167,7 +1171,7 @@ class _Table:
         head, self.head = self.head or [], None
         columns = self.columns
         widths = _widths(columns, head)
-        out = self.out = SheetRows(self.writer.new_sheet(self.name, widths))
+        out = self.out = SheetRows(self.writer.new_sheet(self.name, widths), self.writer.deflating)
         out.write(self.renderer.cells([c.header for c in columns], "fs_header"), HEADER_HEIGHT)
         self.wrapped = _wrapped_columns(widths, [c.wrap for c in columns])
         for row in head:

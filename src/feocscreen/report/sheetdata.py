@@ -6,8 +6,8 @@ though, make a cell object and an XML element for every cell, about 6 µs a
 cell on this machine class; a Findings sheet at Excel's row limit has 16
 million cells. So the table sheets write their ``<sheetData>`` here instead,
 as the same XML openpyxl writes (inline strings, ``%.16g`` numbers, style ids
-from the workbook's own style table), from fragments cached per value, into
-a file that becomes the sheet (see ``SheetRows``).
+from the workbook's own style table), from fragments cached per value, deflated
+as they come into a file that becomes the sheet (see ``SheetRows``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import os
 import re
-import shutil
+import zlib
 from io import BytesIO
 from pathlib import Path
 from typing import IO
@@ -25,6 +25,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet._writer import WorksheetWriter, create_temporary_file
 from openpyxl.worksheet.hyperlink import Hyperlink
+
+from .package import Deflated, Deflating
 
 FLUSH_ROWS = 1_024  # rows joined and encoded at a time
 _MARKUP = re.compile(r"[&<>]")  # what text must escape in an element
@@ -61,24 +63,27 @@ def blank_fragment(style: int) -> Fragment:
 
 
 class SheetRows:
-    """The rows of one write-only sheet, streamed to a temporary file that becomes the
-    sheet when ``close`` is called (before the workbook is saved).
+    """The rows of one write-only sheet, deflated as they come into a temporary file that
+    becomes the sheet's part of the zip when ``close`` is called (before the workbook is
+    saved; see ``package.Deflater``).
 
-    The file starts with the sheet's opening (properties, views, column widths) as
+    The stream starts with the sheet's opening (properties, views, column widths) as
     openpyxl's own sheet writer writes it; at ``close`` openpyxl writes the whole sheet
-    around an empty ``<sheetData/>``, and its ending is appended after the rows. Should
-    the opening have changed meanwhile, the rows are copied behind the new one instead.
+    around an empty ``<sheetData/>``, and its ending follows the rows. Should the opening
+    have changed meanwhile, the rows are inflated and deflated again behind the new one.
     """
 
-    def __init__(self, ws: WriteOnlyWorksheet) -> None:
+    def __init__(self, ws: WriteOnlyWorksheet, deflating: Deflating) -> None:
         self.ws = ws
         self.rows = 0
         self.links: list[Hyperlink] = []
         self._buffer: list[str] = []
+        self._deflating = deflating
         self._opening = _opening(ws) + b"<sheetData>"
         self._path = Path(create_temporary_file(suffix=".xml"))  # removed at exit if left
         self._file: IO[bytes] = self._path.open("wb")
-        self._file.write(self._opening)
+        self._deflater = deflating.deflater(self._file)
+        self._deflater.write(self._opening)
 
     def write(self, cells: str, height: float | None = None) -> None:
         """Write the next row: its cells rendered with ROW_MARK for the row number."""
@@ -95,7 +100,7 @@ class SheetRows:
         self.links.append(Hyperlink(ref=f"{get_column_letter(column + 1)}{row}", target=url))
 
     def _flush(self) -> None:
-        self._file.write("".join(self._buffer).encode("utf-8"))
+        self._deflater.write("".join(self._buffer).encode("utf-8"))
         self._buffer.clear()
 
     def close(self) -> None:
@@ -113,21 +118,31 @@ class SheetRows:
         opening = skeleton[: empty.start()] + b"<sheetData>"
         ending = b"</sheetData>" + skeleton[empty.end() :]
         if opening == self._opening:
-            self._file.write(ending)
+            self._deflater.write(ending)
+            deflated = self._deflater.close()
             self._file.close()
             os.replace(self._path, out)  # openpyxl archives and removes this file on save
         else:
+            self._deflater.close()
             self._file.close()
-            self._copy_rows(out, opening, ending)
+            deflated = self._copy_rows(out, opening, ending)
+        self._deflating.parts[str(out)] = deflated
 
-    def _copy_rows(self, out: Path, opening: bytes, ending: bytes) -> None:
-        """Write the sheet to `out` as `opening`, the rows, `ending`."""
+    def _copy_rows(self, out: Path, opening: bytes, ending: bytes) -> Deflated:
+        """Write the sheet to `out` as `opening`, the rows, `ending`: deflated."""
+        skip = len(self._opening)
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
         with out.open("wb") as target, self._path.open("rb") as rows:
-            target.write(opening)
-            rows.seek(len(self._opening))
-            shutil.copyfileobj(rows, target, 1 << 20)
-            target.write(ending)
+            deflater = self._deflating.deflater(target)
+            deflater.write(opening)
+            while packed := rows.read(1 << 20):
+                plain = inflater.decompress(packed)
+                deflater.write(plain[skip:])
+                skip = max(0, skip - len(plain))
+            deflater.write(inflater.flush()[skip:] + ending)
+            deflated = deflater.close()
         self._path.unlink()
+        return deflated
 
 
 def _opening(ws: WriteOnlyWorksheet) -> bytes:
