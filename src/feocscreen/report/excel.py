@@ -128,6 +128,7 @@ class Column:
     kind: Kind = "text"
     width: float | None = None
     wrap: bool = False  # long prose wraps so the printed page stays readable
+    distinct: bool = False  # a new value on every row (an id): rendered, never kept
 
 
 _FORMATS = {"int": "0", "number": "0.0", "percent": "0.0%", "money": "#,##0", "whole": "#,##0"}
@@ -1102,8 +1103,8 @@ class RowRenderer:
                     value = label
                 return text(value)
 
-            return _Cells(link).__getitem__
-        return _Cells(text).__getitem__
+            return _Cells(link, (str, tuple)).__getitem__  # (label, url) pairs recur
+        return text if column.distinct else _Cells(text).__getitem__
 
 
 class _Cells(dict[Any, Any]):
@@ -1226,7 +1227,10 @@ class _Table:
             path = self.writer.path.with_name(f"{self.writer.path.stem}.{self.name}.csv")
             handle = path.open("w", encoding="utf-8", newline="")
             handle.write("\ufeff")  # the BOM tells Excel the file is UTF-8 (accents, CJK)
-            values = [_Cells(_csv_value, (str, tuple)).__getitem__ for _ in self.columns]
+            values = [
+                _csv_value if c.distinct else _Cells(_csv_value, (str, tuple)).__getitem__
+                for c in self.columns
+            ]
             self.spill = _Spill(path, handle, csv.writer(handle), values)
             self.spill.out.writerow([c.header for c in self.columns])
         try:
@@ -1291,7 +1295,7 @@ FINDING_COLUMNS: tuple[Column, ...] = (
     Column("Waived by", width=18, wrap=True),
     Column("Waiver reason", width=28, wrap=True),
     Column("Waived until", width=11),
-    Column("Finding ID", width=18),
+    Column("Finding ID", width=18, distinct=True),
 )
 OWNERSHIP_COLUMNS: tuple[Column, ...] = (
     Column("Entity", width=12),
