@@ -346,10 +346,11 @@ class Screening:
         (the JSON text, the report's rows).
 
         With ``workers`` > 1 the suppliers are screened and encoded on forked worker
-        processes, and only what ``encode`` made and the figures the run's summary, gate
-        and the caller's digest need come back (an entry without findings, matches, prongs,
-        ownership and per-stage detail; whole every so often for validation, and with
-        its findings when gating). ``encode`` must be a module-level function.
+        processes, and only what ``encode`` made, each block's figures for the run's
+        summary, and what the gate and the caller's digest need come back (an entry without
+        findings, matches, prongs, basis, ownership and per-stage detail; whole every so
+        often for validation, and with its findings when gating). ``encode`` must be a
+        module-level function.
         """
         return self._stream(encode)
 
@@ -366,10 +367,10 @@ class Screening:
         starts = range(0, self.count, SUPPLIER_BLOCK)
         position = 0  # of the supplier in the run: every _sample_step-th is schema-checked
         with _timed(self.timings, "evaluating", total=self.count) as handle:
-            for entries, texts, matched in self._screened_blocks(starts, encode):
+            for entries, texts, matched, figures in self._screened_blocks(starts, encode):
                 self._waivers.record(matched)
+                self.figures.extend(figures)
                 for entry, text in zip(entries, texts, strict=True):
-                    self.figures.add(entry)
                     if self._gate is not None:
                         self._gate.add_supplier(entry)
                     if position % self._sample_step == 0:
@@ -393,7 +394,7 @@ class Screening:
             for start in starts:
                 entries, matched = self._screen_block(start)
                 texts = [encode(e) for e in entries] if encode else [None] * len(entries)
-                yield entries, texts, matched
+                yield entries, texts, matched, _block_figures(entries)
             return
         _FORKED_RUN[:] = [self]
         try:
@@ -515,10 +516,22 @@ _FORKED_RUN: list[Screening] = []
 PARALLEL_MIN_SUPPLIERS = 2 * SUPPLIER_BLOCK
 
 
-# A screened block: entries (or their figures), their encoded texts, waiver matches.
-_Block = tuple[list[dict[str, Any]], list[Any], list[tuple[int, list[str]]]]
+# A screened block: entries (or what is left of them), their encoded texts, waiver
+# matches, and the block's figures for the portfolio summary.
+_Block = tuple[list[dict[str, Any]], list[Any], list[tuple[int, list[str]]], SummaryFigures]
 SLIM_DROPPED = frozenset(
-    {"findings", "matches", "prongs", "prong_notes", "ownership", "stage_country", "stage_allied"}
+    {
+        "findings",
+        "matches",
+        "prongs",
+        "prong_notes",
+        "ownership",
+        "stage_country",
+        "stage_allied",
+        "stage_exposure",
+        "stage_unverified",
+        "feoc_pfe_basis",
+    }
 )
 SLIM_DROPPED_GATING = SLIM_DROPPED - {"findings"}
 
@@ -531,8 +544,17 @@ def _screen_forked_block(start: int, encode: Callable[[dict[str, Any]], Any]) ->
     run = _FORKED_RUN[0]
     entries, matched = run._screen_block(start)
     texts = [encode(entry) for entry in entries]
+    figures = _block_figures(entries)
     slim = [run._slim(entry, start + offset) for offset, entry in enumerate(entries)]
-    return slim, texts, matched
+    return slim, texts, matched, figures
+
+
+def _block_figures(entries: list[dict[str, Any]]) -> SummaryFigures:
+    """The summary's figures of a block's suppliers, taken where the block was screened."""
+    figures = SummaryFigures()
+    for entry in entries:
+        figures.add(entry)
+    return figures
 
 
 def _can_fork() -> bool:

@@ -89,6 +89,13 @@ class SummaryFigures:
             )
         )
 
+    def extend(self, other: SummaryFigures) -> None:
+        """Add the suppliers `other` holds, after those already here."""
+        self.ids += other.ids
+        self.tiers += other.tiers
+        self.feoc_pfe += other.feoc_pfe
+        self.rows += other.rows
+
     def _columns(self) -> dict[str, np.ndarray]:
         """The figures as float columns, NaN for a blank."""
         width = 2 + 2 * len(STAGES)
