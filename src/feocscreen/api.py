@@ -419,13 +419,19 @@ class Screening:
 
     def _screen_block(self, start: int) -> tuple[list[dict[str, Any]], list[tuple[int, list[str]]]]:
         """The entries of the SUPPLIER_BLOCK suppliers from ``start``: screened, waived, scored."""
+        matched: list[tuple[int, list[str]]] = []
+        return list(self._screened(start, matched)), matched
+
+    def _screened(
+        self, start: int, matched: list[tuple[int, list[str]]]
+    ) -> Iterator[dict[str, Any]]:
+        """Each supplier of the block from ``start`` as it is screened, waived and scored
+        (adding its waiver matches to `matched`), so a worker can encode it and let it go."""
         portfolio, chains, book = self.portfolio, self.chains, self.book
         weights = book.scoring["severity_weights"]
         tiers = book.scoring["tiers"]
         stop = min(start + SUPPLIER_BLOCK, self.count)
         records = _records(self._frame.iloc[start:stop])
-        entries: list[dict[str, Any]] = []
-        matched: list[tuple[int, list[str]]] = []
         for record, chain in zip(records, chains.block(start, stop), strict=True):
             sid = str(record["supplier_id"])
             entity = self.graph.entity(sid)
@@ -460,8 +466,7 @@ class Screening:
             entry["tier"] = tier(
                 entry["findings"], tiers, midstream_unverified(entry["stage_unverified"])
             )
-            entries.append(entry)
-        return entries, matched
+            yield entry
 
     def finish(self) -> dict[str, Any]:
         """The result after its suppliers: validation, summary, waivers, audit (and the gate)."""
@@ -542,10 +547,13 @@ def _screen_forked_block(start: int, encode: Callable[[dict[str, Any]], Any]) ->
 
     release_freed_memory()  # the last block's texts and entries, handed back to the system
     run = _FORKED_RUN[0]
-    entries, matched = run._screen_block(start)
-    texts = [encode(entry) for entry in entries]
-    figures = _block_figures(entries)
-    slim = [run._slim(entry, start + offset) for offset, entry in enumerate(entries)]
+    matched: list[tuple[int, list[str]]] = []
+    texts, slim, figures = [], [], SummaryFigures()
+    # each entry is let go once encoded: a block holds its texts, not its entries
+    for position, entry in enumerate(run._screened(start, matched), start=start):
+        texts.append(encode(entry))
+        figures.add(entry)
+        slim.append(run._slim(entry, position))
     return slim, texts, matched, figures
 
 
