@@ -86,6 +86,8 @@ EXCEL_MAX_CELL = 32_767  # Excel's hard limit on characters in one cell
 # Excel itself stops at 65,530 links per sheet.
 HYPERLINK_LIMIT = 10_000
 FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")  # OWASP CSV-injection lead characters
+# Text a cell holds as it is: no formula lead, markup, space or control character (ids)
+_PLAIN_TOKEN = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.:/-]{0,254}")
 WIDTH_SAMPLE = 300  # rows looked at to size a column; enough for a stable width, cheap on 1M rows
 MAX_WIDTH = 60
 MIN_WIDTH = 8
@@ -1015,6 +1017,8 @@ class RowRenderer:
         self.columns = columns
         self.styles = dict(styles)
         self.starts = cell_starts(len(columns))
+        self.links_full = False  # the sheet has no room for more hyperlinks
+        self._link_cells: list[_Cells] = []
         self.makers = [
             self._maker(start, column) for start, column in zip(self.starts, columns, strict=True)
         ]
@@ -1037,6 +1041,16 @@ class RowRenderer:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return number_fragment(value, self.styles[(style or "fs_top", False)])
         return self.string(value, wrap, style)
+
+    def stop_links(self) -> None:
+        """From now on, a linked citation is written as its label and address in brackets."""
+        self.links_full = True
+        for cells in self._link_cells:
+            cells.reset()  # they held marks for the sheet to link
+
+    def address(self, label: Any, url: str) -> Fragment:
+        """A citation past the sheet's hyperlinks: its label, then its address."""
+        return self.string(f"{clean_text(label)} <{url}>", True)
 
     def string(self, value: Any, wrap: bool = False, style: str = "") -> Fragment:
         """A cell holding `value` as text."""
@@ -1098,13 +1112,26 @@ class RowRenderer:
             def link(value: Any) -> str:
                 if isinstance(value, tuple):
                     label, url = value
+                    if url and self.links_full:
+                        return start + self.address(label, url)
                     if url:
-                        return mark  # the sheet links it, or writes the address out
+                        return mark  # the sheet links it while it has room
                     value = label
                 return text(value)
 
-            return _Cells(link, (str, tuple)).__getitem__  # (label, url) pairs recur
-        return text if column.distinct else _Cells(text).__getitem__
+            cells = _Cells(link, (str, tuple))  # (label, url) pairs recur
+            self._link_cells.append(cells)
+            return cells.__getitem__
+        if column.distinct:
+            plain = f'{start} s="{plain_ids[0]}" t="inlineStr"><is><t>'
+
+            def distinct(value: Any) -> str:
+                if type(value) is str and _PLAIN_TOKEN.fullmatch(value):
+                    return plain + value + "</t></is></c>"  # an id: nothing to clean or escape
+                return text(value)
+
+            return distinct
+        return _Cells(text).__getitem__
 
 
 class _Cells(dict[Any, Any]):
@@ -1117,12 +1144,15 @@ class _Cells(dict[Any, Any]):
         self.render = render
         self.kept = kept
 
+    def reset(self) -> None:
+        self.clear()
+        self[None] = self[""] = ""
+
     def __missing__(self, value: Any) -> Any:
         cell = self.render(value)
         if type(value) in self.kept:
             if len(self) >= CELL_CACHE:
-                self.clear()
-                self[None] = self[""] = ""
+                self.reset()
             self[value] = cell
         return cell
 
@@ -1156,7 +1186,6 @@ class _Table:
         self.room = writer.max_rows - 2  # under the header, one row kept for the overflow note
         self.out: SheetRows | None = None
         self.link_columns = [i for i, c in enumerate(columns) if c.kind == "link"]
-        self.link_cells: dict[tuple[str, str], Fragment] = {}  # past HYPERLINK_LIMIT
         self.wrapped: list[tuple[int, int]] = []
         self.spill: _Spill | None = None  # the overflow CSV, once a row does not fit
 
@@ -1211,14 +1240,10 @@ class _Table:
                 cell = self.renderer.string(label or url, style="fs_link")
                 out.link(index, out.rows + 1, url)
             else:
-                found = self.link_cells.get((label, url))
-                if found is None:
-                    if len(self.link_cells) >= CELL_CACHE:
-                        self.link_cells.clear()
-                    text = f"{clean_text(label)} <{url}>"
-                    found = self.link_cells[(label, url)] = self.renderer.string(text, True)
-                cell = found
+                cell = self.renderer.address(label, url)
             cells = cells.replace(LINK_MARK, cell, 1)
+        if len(out.links) >= HYPERLINK_LIMIT and not self.renderer.links_full:
+            self.renderer.stop_links()  # later rows come with their addresses written out
         return cells
 
     def _spill(self, row: Sequence[Any]) -> None:
