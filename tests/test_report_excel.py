@@ -30,6 +30,8 @@ from feocscreen.report.excel import (
     EXCEL_MAX_ROWS,
     SHEETS,
     TIER_COLOURS,
+    _csv_field,
+    _csv_value,
     _ReportWriter,
     write_report,
 )
@@ -538,6 +540,23 @@ def test_deflated_chunks_join_into_one_stream_however_the_data_was_written(
     assert zlib.decompress(packed, -zlib.MAX_WBITS) == data
     assert packed == at_once.getvalue()  # the chunks depend on the data, not on the writes
     assert figures == (zlib.crc32(data), len(data), len(packed))
+
+
+csv_values = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(alphabet=st.sampled_from('ab ,"\r\n=+-@\t;é北'), max_size=12)
+    | st.tuples(st.text(max_size=6), st.sampled_from(["", "https://x.example/a,b"]))
+)
+
+
+@given(st.lists(csv_values, min_size=2, max_size=8))
+def test_overflow_lines_are_what_the_csv_module_writes(row: list[Any]) -> None:
+    expected = io.StringIO(newline="")
+    csv.writer(expected).writerow([_csv_value(value) for value in row])
+    assert ",".join(_csv_field(value) for value in row) + "\r\n" == expected.getvalue()
 
 
 def test_long_text_is_cut_to_excels_cell_limit_and_rows_fit_their_text(tmp_path: Path) -> None:

@@ -1163,8 +1163,7 @@ class _Spill:
 
     path: Path
     handle: Any
-    out: Any  # csv writer
-    values: list[Callable[[Any], Any]]  # each column's CSV value (see _csv_value)
+    fields: list[Callable[[Any], str]]  # each column's CSV field (see _csv_field)
     rows: int = 0
 
 
@@ -1252,17 +1251,19 @@ class _Table:
             path = self.writer.path.with_name(f"{self.writer.path.stem}.{self.name}.csv")
             handle = path.open("w", encoding="utf-8", newline="")
             handle.write("\ufeff")  # the BOM tells Excel the file is UTF-8 (accents, CJK)
-            values = [
-                _csv_value if c.distinct else _Cells(_csv_value, (str, tuple)).__getitem__
+            fields = [
+                _csv_field if c.distinct else _Cells(_csv_field, (str, tuple)).__getitem__
                 for c in self.columns
             ]
-            self.spill = _Spill(path, handle, csv.writer(handle), values)
-            self.spill.out.writerow([c.header for c in self.columns])
+            self.spill = _Spill(path, handle, fields)
+            csv.writer(handle).writerow([c.header for c in self.columns])
+        spill = self.spill
         try:
-            self.spill.out.writerow(map(operator.call, self.spill.values, row))
+            line = ",".join(map(operator.call, spill.fields, row))
         except TypeError:  # see _write
-            self.spill.out.writerow(map(operator.call, self.spill.values, _hashable(row)))
-        self.spill.rows += 1
+            line = ",".join(map(operator.call, spill.fields, _hashable(row)))
+        spill.handle.write(line + "\r\n")
+        spill.rows += 1
 
     def close(self) -> None:
         if self.head is not None:
@@ -1532,6 +1533,17 @@ def _widths(columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> list[fl
             longest = max(longest, len(clean_text(text)))
         widths.append(float(min(MAX_WIDTH, max(MIN_WIDTH, longest + 2))))
     return widths
+
+
+def _csv_field(value: Any) -> str:
+    """A value as one field of a row the csv module's Excel dialect writes (minimal
+    quoting, quotes doubled, floats as repr): each kept per value, rows joined by hand."""
+    value = _csv_value(value)
+    text = repr(value) if isinstance(value, float) else str(value)
+    return '"' + text.replace('"', '""') + '"' if _CSV_QUOTED.search(text) else text
+
+
+_CSV_QUOTED = re.compile(r'[,"\r\n]')  # what the dialect quotes a field for
 
 
 def _csv_value(value: Any) -> Any:
