@@ -833,9 +833,15 @@ class _ReportWriter:
 
     @staticmethod
     def finding_rows(supplier: Mapping[str, Any]) -> Iterator[list[Any]]:
+        # the rules that hit a stage and country share its evidence list: written once
+        cited: dict[int, tuple[Any, str]] = {}
         for finding in supplier.get("findings") or []:
             waived = finding.get("waived") or {}
             citation = finding.get("citation")
+            evidence = finding.get("evidence")
+            known = cited.get(id(evidence))
+            if known is None:  # the list is kept beside its text, so its id is not reused
+                known = cited[id(evidence)] = (evidence, "; ".join(evidence_refs(evidence)))
             yield [
                 supplier.get("supplier_id"),
                 supplier.get("supplier_name"),
@@ -845,7 +851,7 @@ class _ReportWriter:
                 finding.get("status"),
                 finding.get("effective_from"),
                 finding.get("message"),
-                "; ".join(evidence_refs(finding.get("evidence"))),
+                known[1],
                 _citation_cell(citation),
                 finding.get("confidence"),
                 finding.get("contribution"),
