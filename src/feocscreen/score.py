@@ -160,7 +160,8 @@ class SummaryFigures:
             in_chain = ~np.isnan(exposure)
             clean = (exposure <= 1e-12) & (np.nan_to_num(columns[f"unverified:{stage}"]) <= 1e-12)
             passing_mask &= ~in_chain | clean
-        passing = [sid for sid, ok in zip(ids, passing_mask.tolist(), strict=True) if ok]
+        flagged = set(self.feoc_pfe)
+        feoc_pfe_mask = np.fromiter((sid in flagged for sid in ids), dtype=bool, count=len(ids))
 
         # Stage × country matrix: spend-weighted when any spend is declared, else each supplier equal.
         weights = spend.where(has_spend, 0.0) if has_spend.any() else pd.Series(1.0, index=ids)
@@ -190,8 +191,8 @@ class SummaryFigures:
                 "share_of_suppliers": _round(has_spend.mean()) if ids else None,
                 "total_spend_usd": _round(total_spend),
             },
-            "spend_feoc_pfe": _spend_block(spend, has_spend, self.feoc_pfe, total_spend),
-            "spend_passing_2027": _spend_block(spend, has_spend, passing, total_spend),
+            "spend_feoc_pfe": _spend_block(spend, has_spend, feoc_pfe_mask, total_spend),
+            "spend_passing_2027": _spend_block(spend, has_spend, passing_mask, total_spend),
             "hhi_by_stage": hhi_by_stage,
             "stage_country_share": matrix,
             "weighting": "spend" if has_spend.any() else "count",
@@ -231,12 +232,13 @@ def midstream_unverified(supplier_unverified: Mapping[str, float | None]) -> boo
 
 
 def _spend_block(
-    spend: pd.Series, has_spend: pd.Series, members: list[str], total: float
+    spend: pd.Series, has_spend: pd.Series, members: np.ndarray, total: float
 ) -> dict[str, Any]:
-    chosen = spend[has_spend & spend.index.isin(members)]
+    """Spend and count of the suppliers `members` marks (a mask over ``spend``)."""
+    chosen = spend[has_spend.to_numpy() & members]
     usd = float(chosen.sum())
     return {
-        "suppliers": len(members),
+        "suppliers": int(members.sum()),
         "usd": _round(usd),
         "share": _round(usd / total) if total > 0 else None,
     }
