@@ -31,7 +31,7 @@ from zlib_ng import zlib_ng as zlib  # zlib's interface, zlib-ng's speed
 
 from ..machine import usable_cpus
 
-DEFLATE_CHUNK = 8 << 20  # bytes deflated by one task
+DEFLATE_CHUNK = 2 << 20  # bytes deflated by one task (2 MiB: a few in flight stay small)
 PARALLEL_FROM = 2 * DEFLATE_CHUNK  # smaller parts are deflated by zipfile itself
 WINDOW = 32 << 10  # deflate's window: what a chunk may refer back to
 
