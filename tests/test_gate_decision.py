@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from feocscreen.gate import evaluate_gate, not_screened_key
+from feocscreen.gate import GateCounter, evaluate_gate, not_screened_key
 
 
 def finding(fid: str, severity: str, status: str = "active", waived: bool = False) -> dict:
@@ -64,3 +66,40 @@ def test_baseline_counts_only_new_keys():
 def test_unknown_severity_is_refused():
     with pytest.raises(ValueError):
         evaluate_gate(DATA, "severe", False)
+
+
+gate_findings = st.lists(
+    st.tuples(
+        st.sampled_from(["S1", "S2", "S3", "S4"]),
+        st.sampled_from(["critical", "high", "medium", "low", "info"]),
+        st.sampled_from(["active", "upcoming"]),
+        st.booleans(),
+    ),
+    max_size=200,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(specs=gate_findings, keep=st.integers(min_value=0, max_value=30), upcoming=st.booleans())
+def test_a_gate_that_keeps_a_few_decides_and_lists_as_the_whole_gate(specs, keep, upcoming):
+    """What `screen` shows of a gate on a million findings: the same decision, count and
+    first reasons as the gate holding every finding."""
+    suppliers: dict[str, list[dict]] = {}
+    for number, (supplier, severity, status, waived) in enumerate(specs):
+        suppliers.setdefault(supplier, []).append(
+            finding(f"f-{number:04d}", severity, status, waived)
+        )
+    data = {
+        "suppliers": [{"supplier_id": s, "findings": f} for s, f in sorted(suppliers.items())],
+        "not_screened": DATA["not_screened"],
+    }
+    whole = evaluate_gate(data, "medium", upcoming)
+    counter = GateCounter("medium", upcoming, keep=keep)
+    for supplier in data["suppliers"]:
+        counter.add_supplier(supplier)
+    kept = counter.outcome(data["not_screened"])
+    assert (kept.tripped, kept.total) == (whole.tripped, whole.total)
+    assert whole.total == len(whole.counted)
+    assert kept.reasons == whole.reasons[: 1 + keep]
+    assert kept.counted == whole.counted[:keep]
+    assert len(counter.counted) <= 2 * keep + 64  # never the whole list

@@ -135,6 +135,8 @@ def test_forked_workers_write_the_same_json_as_one_process(
 
     monkeypatch.setattr(screen_cli, "PRETTY_JSON_LIMIT", 0)
     monkeypatch.setattr(api, "SUPPLIER_BLOCK", 4)  # the demo's 32 suppliers in 8 blocks
+    monkeypatch.setattr(api, "VALIDATE_ALL_LIMIT", 0)  # most entries come back slim
+    monkeypatch.setattr(api, "VALIDATE_SAMPLE", 8)
     outputs = {}
     for workers in ("1", "2"):
         monkeypatch.setenv("FEOCSCREEN_WORKERS", workers)
@@ -152,6 +154,38 @@ def test_forked_workers_write_the_same_json_as_one_process(
         )
     assert outputs["1"] == outputs["2"]
     assert outputs["2"][0]["waivers"]["applied"]  # waiver matches came back from the workers
+
+
+def test_a_gate_on_many_findings_lists_the_worst_and_counts_them_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`screen --fail-on low`: workers send only what the gate counts, and the gate keeps
+    only what it shows; the count, the decision and the lines equal the whole gate's."""
+    from feocscreen import api
+    from feocscreen.gate import evaluate_gate
+
+    config = ScreenConfig(inputs=(DEMO,), lists=LISTS, as_of=date.fromisoformat(AS_OF))
+    whole = evaluate_gate(screen(config).data, "low", False)
+    assert whole.total > screen_cli.GATE_SHOWN  # more than are listed
+    expected = whole.reasons[: 1 + screen_cli.GATE_SHOWN]
+    monkeypatch.setattr(api, "SUPPLIER_BLOCK", 4)
+    monkeypatch.setattr(screen_cli, "PRETTY_JSON_LIMIT", 0)  # encoded where screened
+    # most entries come back slim, as in a large run (a short run has every one checked)
+    monkeypatch.setattr(api, "VALIDATE_ALL_LIMIT", 0)
+    monkeypatch.setattr(api, "VALIDATE_SAMPLE", 8)
+    for workers in ("1", "2"):
+        monkeypatch.setenv("FEOCSCREEN_WORKERS", workers)
+        args = ["screen", str(DEMO), "--as-of", AS_OF, "--fail-on", "low"]
+        args += ["--json", str(tmp_path / f"w{workers}.json")]
+        for path in LISTS:
+            args += ["-l", str(path)]
+        run = CliRunner().invoke(main, args)
+        assert run.exit_code == 1, run.output
+        shown = [
+            line[len("gate: ") :] for line in run.output.splitlines() if line.startswith("gate: ")
+        ]
+        assert shown == expected, workers
+        assert shown[0].startswith(f"{whole.total} finding(s) at or above low")
 
 
 def test_screening_suppliers_creates_no_reference_cycles() -> None:

@@ -168,13 +168,17 @@ def screen(config: ScreenConfig) -> ScreeningResult:
 
 
 def open_screening(
-    config: ScreenConfig, book: RuleBook | None = None, workers: int | None = 1
+    config: ScreenConfig,
+    book: RuleBook | None = None,
+    workers: int | None = 1,
+    gate_keep: int | None = None,
 ) -> Screening:
     """Read and validate the inputs and prepare the run; suppliers are screened as
     ``Screening.suppliers()`` is consumed (what the CLI streams to its outputs).
 
     ``workers=None`` screens a large portfolio on forked worker processes, one per CPU
-    (see ``default_workers``); results are the same, in the same order."""
+    (see ``default_workers``); results are the same, in the same order. ``gate_keep``
+    bounds what the gate lists (see ``GateCounter``); it still counts everything."""
     from .validate import load_portfolio
 
     book = book or load_rulebook(config.rules)
@@ -183,7 +187,7 @@ def open_screening(
         config.inputs, columns_map=config.columns, suppliers_map=config.suppliers_map
     )
     timings = {"intake": round(time.perf_counter() - start, 4)}
-    return Screening(portfolio, config, book, timings, workers)
+    return Screening(portfolio, config, book, timings, workers, gate_keep)
 
 
 def _load_matches(
@@ -259,6 +263,7 @@ class Screening:
         book: RuleBook | None = None,
         timings: dict[str, float] | None = None,
         workers: int | None = 1,
+        gate_keep: int | None = None,
     ) -> None:
         book = book or load_rulebook(config.rules)
         self.portfolio, self.config, self.book = portfolio, config, book
@@ -323,7 +328,7 @@ class Screening:
         self._sample_step = _sample_step(self.count)
         self._consumed = False
         self._gate = (
-            GateCounter(config.fail_on, config.fail_on_upcoming)
+            GateCounter(config.fail_on, config.fail_on_upcoming, keep=gate_keep)
             if config.fail_on is not None
             else None
         )
@@ -414,8 +419,15 @@ class Screening:
         """What of an entry crosses back from a worker (see ``encoded``)."""
         if position % self._sample_step == 0:
             return entry  # validated against the schema at the end: sent whole
-        dropped = SLIM_DROPPED if self._gate is None else SLIM_DROPPED_GATING
-        return {k: v for k, v in entry.items() if k not in dropped}
+        slim = {k: v for k, v in entry.items() if k not in SLIM_DROPPED}
+        gate = self._gate
+        if gate is not None:  # only what the gate counts, and only what it reads of it
+            slim["findings"] = [
+                {k: finding.get(k) for k in GATE_READS}
+                for finding in entry["findings"]
+                if gate.counts(finding)
+            ]
+        return slim
 
     def _screen_block(self, start: int) -> tuple[list[dict[str, Any]], list[tuple[int, list[str]]]]:
         """The entries of the SUPPLIER_BLOCK suppliers from ``start``: screened, waived, scored."""
@@ -538,7 +550,7 @@ SLIM_DROPPED = frozenset(
         "feoc_pfe_basis",
     }
 )
-SLIM_DROPPED_GATING = SLIM_DROPPED - {"findings"}
+GATE_READS = ("finding_id", "rule_id", "severity", "status", "message", "waived")
 
 
 def _screen_forked_block(start: int, encode: Callable[[dict[str, Any]], Any]) -> _Block:

@@ -30,6 +30,7 @@ TIER_STYLE = {
 }
 TOP_EXPOSURES = 5  # suppliers listed in the terminal summary
 PRETTY_JSON_LIMIT = 2000
+GATE_SHOWN = 20  # counted findings listed under a tripped gate (the rest are counted)
 
 
 @click.command("screen")
@@ -116,7 +117,8 @@ def screen_command(
 
             gate = lambda: result.gate  # noqa: E731
         else:
-            run = open_screening(config, workers=None)  # forked workers when large
+            # forked workers when large; the gate lists only the reasons shown below
+            run = open_screening(config, workers=None, gate_keep=GATE_SHOWN)
             head, count, finish = run.head, run.count, run.finish
             gate = lambda: run.gate  # noqa: E731
         # Every supplier goes to each output as it is screened; none is held for the writers.
@@ -167,7 +169,7 @@ def screen_command(
         ctx.exit(2)
     outcome = gate()
     if outcome is not None:
-        for line in outcome.reasons[: 1 if options.get("quiet") else 21]:
+        for line in outcome.reasons[: 1 if options.get("quiet") else 1 + GATE_SHOWN]:
             click.echo(f"gate: {line}", err=True)
         if outcome.tripped:
             ctx.exit(1)
