@@ -36,9 +36,15 @@ SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
 TIERS: tuple[str, ...] = ("critical", "high", "medium", "low", "clear")
 
 
+SEVERITY_RANKS: dict[str, int] = {s: len(SEVERITIES) - 1 - i for i, s in enumerate(SEVERITIES)}
+
+
 def severity_rank(severity: str) -> int:
-    """Higher is worse: critical=4 … info=0."""
-    return len(SEVERITIES) - 1 - SEVERITIES.index(severity)
+    """Higher is worse: critical=4 … info=0; an unknown severity is a ValueError."""
+    rank = SEVERITY_RANKS.get(severity)
+    if rank is None:
+        raise ValueError(f"{severity!r} is not a severity ({', '.join(SEVERITIES)})")
+    return rank
 
 
 def chain_stages(stage: str) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ first), so the contributions add up to the score.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -26,18 +27,21 @@ def counts(finding: Mapping[str, Any]) -> bool:
 
 def score_findings(findings: list[dict[str, Any]], weights: Mapping[str, float]) -> float:
     """Set each finding's ``contribution`` and return the supplier's score (0–100)."""
-    ordered = sorted(
-        (f for f in findings if counts(f)),
-        key=lambda f: (-severity_rank(f["severity"]), f["finding_id"]),
-    )
-    for finding in findings:
+    counted = []
+    for finding in findings:  # ``counts`` inline: this runs for every finding of a run
         finding["contribution"] = 0.0
+        if finding.get("status") == "active" and not finding.get("waived"):
+            counted.append((-severity_rank(finding["severity"]), finding["finding_id"], finding))
+    counted.sort(key=_first_two)
     remaining = 1.0
-    for finding in ordered:
+    for _, _, finding in counted:
         weight = float(weights[finding["severity"]])
         finding["contribution"] = round(100.0 * remaining * weight, 6)
         remaining *= 1.0 - weight
     return round(100.0 * (1.0 - remaining), 6)
+
+
+_first_two = operator.itemgetter(0, 1)  # rank and finding id: the finding itself never compared
 
 
 def tier(
@@ -46,7 +50,14 @@ def tier(
     midstream_unverified: bool = False,
 ) -> str:
     """Worst active unwaived severity mapped to a tier; never clear with an unverified midstream stage."""
-    worst = max((severity_rank(f["severity"]) for f in findings if counts(f)), default=-1)
+    worst = max(
+        (
+            severity_rank(f["severity"])
+            for f in findings
+            if f.get("status") == "active" and not f.get("waived")
+        ),
+        default=-1,
+    )
     result = "clear" if worst < 0 else tiers[SEVERITIES[len(SEVERITIES) - 1 - worst]]
     if result == "clear" and midstream_unverified:
         return "low"  # DESIGN: unknown is not clean
