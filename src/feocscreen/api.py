@@ -381,8 +381,8 @@ class Screening:
                     if position % self._sample_step == 0:
                         self._sample.append(entry)
                     position += 1
-                    handle.advance(1)
                     yield entry, text
+                handle.advance(len(entries))  # a block at a time: the display needs no more
 
     def _screened_blocks(
         self, starts: range, encode: Callable[[dict[str, Any]], Any] | None

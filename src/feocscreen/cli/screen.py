@@ -265,7 +265,9 @@ def _json_sink(target: str, head: dict[str, Any], count: int) -> Iterator[JsonSt
     path = Path(target)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path, "wb")  # noqa: SIM115 - closed below
+        # a supplier's JSON is larger than the default buffer: without a larger one every
+        # supplier is a write of its own
+        handle = open(path, "wb", buffering=1 << 20)  # noqa: SIM115 - closed below
     except OSError as exc:
         raise click.UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
     try:
