@@ -11,7 +11,7 @@ chunk of what the whole makes at the same level. zlib-ng lets go of the GIL whil
 works, so threads suffice. The bytes do not depend on the number of threads.
 
 The report's table sheets go further: their rows are deflated as they are written
-(``Deflater``), so the sheet reaches the disk already compressed (127 MB, not 1.6 GB, at
+(``Deflater``), so the sheet reaches the disk already compressed (120 MB, not 1.6 GB, at
 the row limit) and the save only copies it into the zip.
 """
 
