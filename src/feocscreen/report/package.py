@@ -89,7 +89,8 @@ class Deflater:
         self.size += len(data)
         self.buffer += data
         while len(self.buffer) > DEFLATE_CHUNK:  # more follows: not the last chunk
-            chunk = bytes(self.buffer[:DEFLATE_CHUNK])
+            with memoryview(self.buffer) as view:  # one copy, not a slice and then a copy
+                chunk = bytes(view[:DEFLATE_CHUNK])
             del self.buffer[:DEFLATE_CHUNK]
             self._submit(chunk, last=False)
 
