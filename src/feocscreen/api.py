@@ -354,8 +354,8 @@ class Screening:
         processes, and only what ``encode`` made, each block's figures for the run's
         summary, and what the gate and the caller's digest need come back (an entry without
         findings, matches, prongs, basis, ownership and per-stage detail; whole every so
-        often for validation, and with its findings when gating). ``encode`` must be a
-        module-level function.
+        often for validation, and with the findings the gate counts when gating). ``encode``
+        must be a module-level function.
         """
         return self._stream(encode)
 
