@@ -118,22 +118,25 @@ def _sheets(**changes: Any) -> dict[str, tuple[list[str], list[list[Any]]]]:
 
 
 def _both(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Portfolio, Portfolio, list[bool]]:
-    """(as intake reads it, through calamine rows only, whether each sheet went through Arrow)."""
-    used: list[bool] = []
+    """(as intake reads it, through calamine rows only, whether each sheet went through
+    Arrow, in the order Suppliers, Sourcing, Ownership: the sheets are read on threads)."""
+    used: dict[str, bool] = {}
     arrow = ingest.read_sheet_columns
 
-    def spy(source: ingest.InputFile, sheet: str) -> ingest.RawSheet | None:
-        raw = arrow(source, sheet)
-        used.append(raw is not None)
+    def spy(source: ingest.InputFile, sheet: str, **options: Any) -> ingest.RawSheet | None:
+        raw = arrow(source, sheet, **options)
+        used[sheet] = raw is not None
         return raw
 
     with monkeypatch.context() as patch:
         patch.setattr(ingest, "read_sheet_columns", spy)
         fast = load_portfolio([path])
     with monkeypatch.context() as patch:
-        patch.setattr(ingest, "read_sheet_columns", lambda source, sheet: None)
+        patch.setattr(ingest, "read_sheet_columns", lambda source, sheet, **options: None)
         rows = load_portfolio([path])
-    return fast, rows, used
+    order = [s for s in ("Suppliers", "Sourcing", "Ownership") if s in used]
+    order += [s for s in used if s not in order]
+    return fast, rows, [used[s] for s in order]
 
 
 def _same(fast: Portfolio, rows: Portfolio) -> None:
@@ -252,3 +255,20 @@ def test_distinct_values_keep_types_apart() -> None:
     assert str(column.at(5)) == "-0.0"
     text = CellColumn.from_values(["a", None, "b", "a"])
     assert text.values == ["a", "b", None] and text.codes.tolist() == [0, 2, 1, 0]
+
+
+def test_sheets_read_together_leave_fastexcels_logger_as_it_was(tmp_path: Path) -> None:
+    """The three sheets are read on threads, each quieting fastexcel's column warnings:
+    the logger's own level comes back once the last read is done."""
+    import logging
+
+    path = _write(tmp_path / "three.xlsx", _sheets())
+    logger = logging.getLogger("fastexcel")
+    before = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        portfolio = load_portfolio([path])
+        assert logger.level == logging.INFO
+    finally:
+        logger.setLevel(before)
+    assert {sheet for _, sheet in portfolio.layouts} == {"Suppliers", "Sourcing", "Ownership"}

@@ -19,9 +19,11 @@ import hashlib
 import io
 import logging
 import posixpath
+import threading
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -434,19 +436,58 @@ def header_cells(path: Path, sheet: str) -> tuple[int, set[int]] | None:
     return found[0], set(cells)
 
 
-@contextmanager
-def _quiet_fastexcel() -> Iterator[None]:
-    """fastexcel logs a warning for every column without a value; the reader decides instead."""
-    logger = logging.getLogger("fastexcel")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+class _QuietFastexcel:
+    """fastexcel logs a warning for every column without a value; the reader decides
+    instead. Reads on several threads share one quiet spell, and the logger's level comes
+    back after the last of them."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.reads = 0
+        self.level = logging.NOTSET
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        logger = logging.getLogger("fastexcel")
+        with self.lock:
+            if self.reads == 0:
+                self.level = logger.level
+                logger.setLevel(logging.ERROR)
+            self.reads += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.reads -= 1
+                if self.reads == 0:
+                    logger.setLevel(self.level)
+
+
+_quiet_fastexcel = _QuietFastexcel()
+
+
+def read_sheets(source: InputFile, sheets: Sequence[str]) -> Iterator[RawSheet]:
+    """The named sheets, in order, as ``read_sheet`` reads them, with the fastexcel reads
+    of all of them started at once, on threads with a reader each (a read lets go of the
+    GIL): the small sheets' checks run while the large one is read. A sheet only calamine
+    can read exactly is read here, in its turn."""
+    if source.kind != "workbook" or len(sheets) < 2:
+        for sheet in sheets:
+            yield read_sheet(source, sheet)
+        return
+    pool = ThreadPoolExecutor(len(sheets), thread_name_prefix="read-sheet")
     try:
-        yield
+        reads = [
+            pool.submit(read_sheet_columns, source, sheet, own_reader=True) for sheet in sheets
+        ]
+        for sheet, read in zip(sheets, reads, strict=True):
+            raw = read.result()
+            yield raw if raw is not None else read_sheet_rows(source, sheet)
     finally:
-        logger.setLevel(level)
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
-def read_sheet_columns(source: InputFile, sheet: str) -> RawSheet | None:
+def read_sheet_columns(source: InputFile, sheet: str, own_reader: bool = False) -> RawSheet | None:
     """Read one sheet into Arrow with fastexcel, or None when only calamine can read it exactly.
 
     Cells come out as calamine would give them (a null is calamine's ``""``); rows keep their
@@ -461,10 +502,14 @@ def read_sheet_columns(source: InputFile, sheet: str) -> RawSheet | None:
     try:
         import fastexcel
 
-        if source.arrow_reader is None:
-            source.arrow_reader = fastexcel.read_excel(str(source.path))
+        if own_reader:  # a read on a thread of its own (see read_sheets)
+            reader = fastexcel.read_excel(str(source.path))
+        else:
+            if source.arrow_reader is None:
+                source.arrow_reader = fastexcel.read_excel(str(source.path))
+            reader = source.arrow_reader
         with _quiet_fastexcel():
-            loaded = source.arrow_reader.load_sheet(
+            loaded = reader.load_sheet(
                 sheet,
                 header_row=header_index,  # absolute: the rows above it are blank
                 schema_sample_rows=None,  # every row decides a column's type: none is coerced

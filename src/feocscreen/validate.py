@@ -35,6 +35,7 @@ from .ingest import (
     open_input,
     percent_formatted,
     read_sheet,
+    read_sheets,
 )
 from .models import DFARS_EXCEPTIONS, OWNER_TYPES, STAGES, Issue
 from .portfolio import (
@@ -972,9 +973,8 @@ def _read_workbook(
         specs = [SUPPLIERS]
         if "supplierid" in present and "supplierid" in present and "entity" in present:
             specs = [OWNERSHIP]
-        sheets = [(specs[0], raw)]
+        sheets: Iterable[tuple[SheetSpec, RawSheet]] = [(specs[0], raw)]
     else:
-        sheets = []
         name = _find_sheet(source, SUPPLIERS)
         if name is None:
             raise InputError(
@@ -990,11 +990,14 @@ def _read_workbook(
                     )
                 ],
             )
-        sheets.append((SUPPLIERS, read_sheet(source, name)))
+        found = [(SUPPLIERS, name)]
         for spec in (SOURCING, OWNERSHIP):
             name = _find_sheet(source, spec)
             if name is not None:
-                sheets.append((spec, read_sheet(source, name)))
+                found.append((spec, name))
+        # read together: each sheet is checked as soon as it and those before it are read
+        raws = read_sheets(source, [name for _, name in found])
+        sheets = zip((spec for spec, _ in found), raws, strict=True)
     for spec, raw in sheets:
         if shown is not None:
             shown.advance(len(raw.columns.row_numbers) if raw.columns else len(raw.rows))
