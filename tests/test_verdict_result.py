@@ -286,6 +286,27 @@ def test_large_results_stream_as_compact_json_equal_to_the_indented_form(demo, m
     )
 
 
+def test_compact_json_spells_keys_that_are_not_text_as_the_indented_form(demo, monkeypatch):
+    """A mapping keyed by numbers (rare in a result) is written as the standard encoder
+    writes it: keys as text."""
+    import copy
+    import io
+
+    from feocscreen.cli import screen as screen_cli
+
+    data = copy.deepcopy(demo)
+    data["suppliers"][0]["ownership"]["by_nation"] = {1: 0.5, "CN": 0.25}
+    data["audit"]["settings"] = {**data["audit"].get("settings", {}), 2027: "as of"}
+    pretty, compact = io.BytesIO(), io.BytesIO()
+    screen_cli.write_json(data, pretty)
+    monkeypatch.setattr(screen_cli, "PRETTY_JSON_LIMIT", 0)
+    screen_cli.write_json(data, compact)
+    streamed = json.loads(compact.getvalue())
+    assert streamed == json.loads(pretty.getvalue())
+    assert streamed["suppliers"][0]["ownership"]["by_nation"] == {"1": 0.5, "CN": 0.25}
+    assert streamed["audit"]["settings"]["2027"] == "as of"
+
+
 def test_verbose_adds_stage_timings_to_the_terminal_summary(tmp_path):
     """--verbose: every stage's time under the summary (stderr); without it none, and
     --quiet prints no summary at all. Only the result goes to stdout."""

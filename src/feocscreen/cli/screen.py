@@ -251,8 +251,12 @@ def encode_outputs(supplier: dict[str, Any], text: bool, rows: bool) -> tuple[An
 
 def _compact(value: Any) -> bytes:
     """Compact JSON in UTF-8: orjson, five times the standard encoder on a supplier's 11 KB
-    (the same values; floats may be spelled differently, e.g. 8e-6 for 8e-06)."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    (the same values; floats may be spelled differently, e.g. 8e-6 for 8e-06). Keys are
+    text but for rare mappings: those take orjson's slower path for other keys."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
 
 
 @contextlib.contextmanager
