@@ -7,6 +7,7 @@ import dataclasses
 import json
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -25,17 +26,17 @@ LISTS = FIXTURES / "lists" / "simple_illustrative.csv"
 AS_OF = date(2026, 11, 28)
 
 
+def whole_chain(supplier: str, mining: str) -> list[list[Any]]:
+    """Sourcing rows of a magnet chain, each stage wholly in one country, mined in `mining`."""
+    countries = {"mining": mining, "separation": "EE", "metal": "JP", "alloy": "JP"}
+    return [
+        [supplier, stage, countries.get(stage, "US"), 100, None]
+        for stage in ("mining", "separation", "metal", "alloy", "magnet")
+    ]
+
+
 # A magnet chain covered only at mining: the DFARS 2027 chain test fails it (an upcoming finding).
-CHINA_MINED_ONLY = [
-    ["B", stage, country, 100, None]
-    for stage, country in (
-        ("mining", "CN"),
-        ("separation", "EE"),
-        ("metal", "JP"),
-        ("alloy", "JP"),
-        ("magnet", "US"),
-    )
-]
+CHINA_MINED_ONLY = whole_chain("B", "CN")
 
 
 def stable(data: dict) -> dict:
@@ -133,16 +134,7 @@ def test_screen_command_writes_json_and_report(tmp_path):
 def test_screen_json_to_stdout_and_gate_exit_codes(make_workbook):
     clean = make_workbook(
         suppliers=[["A", "Alpha", "US", "magnet", 1]],
-        sourcing=[
-            ["A", s, c, 100, None]
-            for s, c in (
-                ("mining", "AU"),
-                ("separation", "EE"),
-                ("metal", "JP"),
-                ("alloy", "JP"),
-                ("magnet", "US"),
-            )
-        ],
+        sourcing=whole_chain("A", "AU"),
         name="clean.xlsx",
     )
     runner = CliRunner()

@@ -19,7 +19,6 @@ input and ``--as-of`` give the same cell values.
 from __future__ import annotations
 
 import contextlib
-import csv
 import functools
 import heapq
 import operator
@@ -1262,7 +1261,7 @@ class _Table:
                 for c in self.columns
             ]
             self.spill = _Spill(path, handle, fields)
-            csv.writer(handle).writerow([c.header for c in self.columns])
+            handle.write(",".join(_csv_field(c.header) for c in self.columns) + "\r\n")
         spill = self.spill
         try:
             line = ",".join(map(operator.call, spill.fields, row))
