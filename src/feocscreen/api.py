@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import gc
 import json
-import multiprocessing
 import os
 import platform
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -28,7 +26,7 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from importlib import metadata, resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jsonschema
 import pandas as pd
@@ -44,7 +42,7 @@ from .graph import (
     chain_figures,
     midstream_index,
 )
-from .machine import usable_cpus
+from .machine import can_fork, process_context, usable_cpus
 from .models import MIDSTREAM, STAGES, Issue, ScreenConfig
 from .ownership import SFE_LISTS, OwnershipGraph, normalise_owner
 from .portfolio import Portfolio
@@ -327,6 +325,7 @@ class Screening:
         self._sample: list[dict[str, Any]] = []
         self._sample_step = _sample_step(self.count)
         self._consumed = False
+        self._blocks: BlockSink | None = None  # set by encoded()
         self._gate = (
             GateCounter(config.fail_on, config.fail_on_upcoming, keep=gate_keep)
             if config.fail_on is not None
@@ -344,7 +343,9 @@ class Screening:
             yield entry
 
     def encoded(
-        self, encode: Callable[[dict[str, Any]], Any]
+        self,
+        encode: Callable[[dict[str, Any]], Any],
+        blocks: BlockSink | None = None,
     ) -> Iterator[tuple[dict[str, Any], Any]]:
         """Screen every supplier as ``suppliers()`` does, giving each as (its figures,
         ``encode(entry)``): for writers that need only what ``encode`` makes of a supplier
@@ -356,8 +357,18 @@ class Screening:
         findings, matches, prongs, basis, ownership and per-stage detail; whole every so
         often for validation, and with the findings the gate counts when gating). ``encode``
         must be a module-level function.
+
+        ``blocks`` sees each block's encodings where they were made, before they come back:
+        what it returns comes back instead (a writer that puts the block in its file there
+        sends nothing of it back). There are ``block_count`` blocks, numbered in order.
         """
+        self._blocks = blocks
         return self._stream(encode)
+
+    @property
+    def block_count(self) -> int:
+        """How many blocks the suppliers are screened in (see ``encoded``)."""
+        return len(range(0, self.count, SUPPLIER_BLOCK))
 
     def _stream(
         self, encode: Callable[[dict[str, Any]], Any] | None
@@ -394,17 +405,18 @@ class Screening:
         block per worker and the one being written are in flight, so a slow writer holds
         the workers back instead of letting finished blocks pile up in memory.
         """
-        workers = self.workers if encode is not None and len(starts) > 1 and _can_fork() else 1
+        workers = self.workers if encode is not None and len(starts) > 1 and can_fork() else 1
         if workers <= 1:
             for start in starts:
                 entries, matched = self._screen_block(start)
                 texts = [encode(e) for e in entries] if encode else [None] * len(entries)
+                if self._blocks is not None:
+                    texts = self._blocks.done(start // SUPPLIER_BLOCK, texts)
                 yield entries, texts, matched, _block_figures(entries)
             return
         _FORKED_RUN[:] = [self]
         try:
-            context = multiprocessing.get_context("fork")
-            with context.Pool(workers) as pool:
+            with process_context().Pool(workers) as pool:
                 pending: deque[Any] = deque()
                 for start in starts:
                     pending.append(pool.apply_async(_screen_forked_block, (start, encode)))
@@ -553,6 +565,14 @@ SLIM_DROPPED = frozenset(
 GATE_READS = ("finding_id", "rule_id", "severity", "status", "message", "waived")
 
 
+class BlockSink(Protocol):
+    """Takes a block's encodings where the block was screened (see ``Screening.encoded``)."""
+
+    def done(self, index: int, encoded: list[Any]) -> list[Any]:
+        """Block ``index``'s encodings, in supplier order; returns what comes back of them.
+        Called for the blocks in any order, on the process that screened the block."""
+
+
 def _screen_forked_block(start: int, encode: Callable[[dict[str, Any]], Any]) -> _Block:
     """On a worker: one block screened and encoded; its figures and texts go back."""
     from .validate import release_freed_memory
@@ -566,6 +586,8 @@ def _screen_forked_block(start: int, encode: Callable[[dict[str, Any]], Any]) ->
         texts.append(encode(entry))
         figures.add(entry)
         slim.append(run._slim(entry, position))
+    if run._blocks is not None:
+        texts = run._blocks.done(start // SUPPLIER_BLOCK, texts)
     return slim, texts, matched, figures
 
 
@@ -575,11 +597,6 @@ def _block_figures(entries: list[dict[str, Any]]) -> SummaryFigures:
     for entry in entries:
         figures.add(entry)
     return figures
-
-
-def _can_fork() -> bool:
-    """Forked workers share the prepared run without copying it; only where fork is safe."""
-    return sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
 
 
 def default_workers(suppliers: int) -> int:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import sys
+from multiprocessing.context import BaseContext
 
 
 def usable_cpus() -> int:
@@ -11,3 +14,15 @@ def usable_cpus() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def can_fork() -> bool:
+    """Whether worker processes can be forked, sharing a prepared run without copying it:
+    only where fork is safe."""
+    return sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
+
+
+def process_context() -> BaseContext:
+    """The context workers are started from: fork where it is safe (see ``can_fork``),
+    else the platform's default (runs there stay in one process)."""
+    return multiprocessing.get_context("fork" if can_fork() else None)

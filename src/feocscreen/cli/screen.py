@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 import click
 import orjson
 
+from ..blockfile import BlockFile
 from ..report.view import split_result
 from .options import config_from_options, screening_options
 
@@ -139,7 +140,9 @@ def screen_command(
                     encode = partial(
                         encode_outputs, text=json_sink is not None, rows=report_sink is not None
                     )
-                    for supplier, (text, rows) in run.encoded(encode):
+                    # the JSON of a block is written into the file where it is encoded
+                    placed = json_sink.placed(run.block_count) if json_sink is not None else None
+                    for supplier, (text, rows) in run.encoded(encode, placed):
                         digest.add(supplier)
                         if json_sink is not None:
                             json_sink.supplier(supplier, text)
@@ -210,6 +213,7 @@ class JsonStream:
         self.pretty = count <= PRETTY_JSON_LIMIT
         self.kept: list[dict[str, Any]] = []
         self.first = True
+        self.blocks: BlockFile | None = None  # set by placed()
         if not self.pretty:
             stream.write(b"{")
             for key, value in head.items():
@@ -217,26 +221,52 @@ class JsonStream:
             stream.write(b'"suppliers":[')
 
     def supplier(self, supplier: dict[str, Any], text: bytes | None = None) -> None:
-        """Add a supplier; ``text`` is its compact JSON when already encoded."""
+        """Add a supplier; ``text`` is its compact JSON when already encoded (None when
+        ``placed`` wrote it)."""
         if self.pretty:
             self.kept.append(supplier)
+            return
+        if self.blocks is not None:
             return
         if not self.first:
             self.stream.write(b",")
         self.stream.write(text or _compact(supplier))
         self.first = False
 
+    def placed(self, count: int) -> _PlacedJson | None:
+        """For ``Screening.encoded``: the compact suppliers' JSON, ``count`` blocks of it,
+        written into the file where each block is encoded (see ``BlockFile``). None when the
+        result is indented, or the stream is not a regular file."""
+        if self.pretty or not self.first or not BlockFile.can_take(self.stream):
+            return None
+        self.blocks = BlockFile(self.stream, count, separator=b",")
+        return _PlacedJson(self.blocks)
+
     def finish(self, tail: dict[str, Any]) -> list[Path]:
         if self.pretty:
             data = {**self.head, "suppliers": self.kept, **tail}
             self.stream.write((json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode())
         else:
+            if self.blocks is not None:
+                self.stream.seek(self.blocks.end())
             self.stream.write(b"]")
             for key, value in tail.items():
                 self.stream.write(b"," + _compact(key) + b":" + _compact(value))
             self.stream.write(b"}\n")
         self.stream.flush()  # a write that failed on the way is raised here
         return []
+
+
+class _PlacedJson:
+    """Writes a block's JSON texts into the result file and sends back the rest of its
+    encodings (``encode_outputs``'s pairs, the text taken out)."""
+
+    def __init__(self, blocks: BlockFile) -> None:
+        self.blocks = blocks
+
+    def done(self, index: int, encoded: list[tuple[bytes, Any]]) -> list[tuple[None, Any]]:
+        self.blocks.place(index, [text for text, _ in encoded])
+        return [(None, rows) for _, rows in encoded]
 
 
 def encode_outputs(supplier: dict[str, Any], text: bool, rows: bool) -> tuple[Any, Any]:
