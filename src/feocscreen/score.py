@@ -131,8 +131,8 @@ class SummaryFigures:
         """
         ids = self.ids
         columns = self._columns()
-        spend = pd.Series(columns["spend"], index=ids, dtype="float64")
-        has_spend = spend.notna() & (spend > 0)
+        spend = columns["spend"]
+        has_spend = ~np.isnan(spend) & (spend > 0)
         total_spend = float(spend[has_spend].sum())
         by_tier = {t: 0 for t in ("critical", "high", "medium", "low", "clear")}
         for name in self.tiers:
@@ -141,9 +141,9 @@ class SummaryFigures:
 
         stage_exposure: dict[str, Any] = {}
         for stage in STAGES:
-            values = pd.Series(columns[f"exposure:{stage}"], index=ids, dtype="float64")
-            unverified = pd.Series(columns[f"unverified:{stage}"], index=ids, dtype="float64")
-            in_chain = values.notna()
+            values = columns[f"exposure:{stage}"]
+            unverified = columns[f"unverified:{stage}"]
+            in_chain = ~np.isnan(values)
             weighted = in_chain & has_spend
             w = spend[weighted]
             stage_exposure[stage] = {
@@ -163,7 +163,7 @@ class SummaryFigures:
                 else None,
             }
 
-        midstream = pd.Series(columns["midstream"], index=ids, dtype="float64")
+        midstream = columns["midstream"]
         # DFARS 2027 chain test (``passes_2027``): nothing covered or unverified at any stage
         passing_mask = np.ones(len(ids), dtype=bool)
         for stage in STAGES:
@@ -174,23 +174,28 @@ class SummaryFigures:
         flagged = set(self.feoc_pfe)
         feoc_pfe_mask = np.fromiter((sid in flagged for sid in ids), dtype=bool, count=len(ids))
 
-        # Stage × country matrix: spend-weighted when any spend is declared, else each supplier equal.
-        weights = spend.where(has_spend, 0.0) if has_spend.any() else pd.Series(1.0, index=ids)
-        dist = distribution.assign(weight=distribution["supplier_id"].map(weights).fillna(0.0))
-        dist = dist[dist["weight"] > 0]
+        # Stage × country matrix: spend-weighted when any spend is declared, else each
+        # supplier equal. Suppliers and countries as integer codes: one pass per stage.
+        weights = np.where(has_spend, spend, 0.0) if has_spend.any() else np.ones(len(ids))
+        supplier = _positions(ids, distribution["supplier_id"].to_numpy(dtype=object))
+        row_weight = np.where(supplier >= 0, weights[supplier], 0.0)
+        country, countries = pd.factorize(distribution["country"].to_numpy(dtype=object))
+        pos = distribution["pos"].to_numpy()
+        weighted_share = distribution["share"].to_numpy(dtype="float64") * row_weight
         matrix: dict[str, dict[str, float]] = {}
         hhi_by_stage: dict[str, float | None] = {}
-        for pos, stage in enumerate(STAGES):
-            at = dist[dist["pos"] == pos]
-            denominator = at.groupby("supplier_id")["weight"].first().sum()
+        for index, stage in enumerate(STAGES):
+            at = (pos == index) & (row_weight > 0) & (country >= 0)  # a blank country: none
+            present = np.zeros(len(ids), dtype=bool)
+            present[supplier[at]] = True
+            denominator = weights[present].sum()
             if denominator <= 0:
                 matrix[stage] = {}
                 hhi_by_stage[stage] = None
                 continue
-            shares = (at["share"] * at["weight"]).groupby(at["country"]).sum() / denominator
-            matrix[stage] = {
-                str(c): round(float(v), 10) for c, v in sorted(shares.items()) if v > 0
-            }
+            totals = np.bincount(country[at], weights=weighted_share[at], minlength=len(countries))
+            shares = {str(countries[c]): v / denominator for c, v in enumerate(totals.tolist())}
+            matrix[stage] = {c: round(float(v), 10) for c, v in sorted(shares.items()) if v > 0}
             hhi_by_stage[stage] = hhi(matrix[stage])
 
         return {
@@ -243,16 +248,24 @@ def midstream_unverified(supplier_unverified: Mapping[str, float | None]) -> boo
 
 
 def _spend_block(
-    spend: pd.Series, has_spend: pd.Series, members: np.ndarray, total: float
+    spend: np.ndarray, has_spend: np.ndarray, members: np.ndarray, total: float
 ) -> dict[str, Any]:
     """Spend and count of the suppliers `members` marks (a mask over ``spend``)."""
-    chosen = spend[has_spend.to_numpy() & members]
+    chosen = spend[has_spend & members]
     usd = float(chosen.sum())
     return {
         "suppliers": int(members.sum()),
         "usd": _round(usd),
         "share": _round(usd / total) if total > 0 else None,
     }
+
+
+def _positions(ids: list[str], values: np.ndarray) -> np.ndarray:
+    """Each value's position in ``ids`` (unique), -1 where absent: one hashing pass over
+    both, the ids first, so an id's code is its position."""
+    codes, _ = pd.factorize(np.concatenate([np.array(ids, dtype=object), values]))
+    found = codes[len(ids) :]
+    return np.where(found < len(ids), found, -1)
 
 
 def _round(value: Any) -> float | None:
