@@ -19,6 +19,7 @@ import click
 import orjson
 
 from ..blockfile import BlockFile
+from ..machine import clear_for_writing
 from ..report.view import split_result
 from .options import config_from_options, screening_options
 
@@ -299,6 +300,7 @@ def _json_sink(target: str, head: dict[str, Any], count: int) -> Iterator[JsonSt
     path = Path(target)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        clear_for_writing(path)
         # a supplier's JSON is larger than the default buffer: without a larger one every
         # supplier is a write of its own
         handle = open(path, "wb", buffering=1 << 20)  # noqa: SIM115 - closed below

@@ -40,6 +40,7 @@ from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from ..machine import clear_for_writing
 from ..models import MIDSTREAM, STAGES, TIERS
 from .package import Deflating, save_workbook
 from .sheetdata import (
@@ -1254,6 +1255,7 @@ class _Table:
         """A row that does not fit the sheet: to the CSV beside the report."""
         if self.spill is None:
             path = self.writer.path.with_name(f"{self.writer.path.stem}.{self.name}.csv")
+            clear_for_writing(path)
             handle = path.open("w", encoding="utf-8", newline="")
             handle.write("\ufeff")  # the BOM tells Excel the file is UTF-8 (accents, CJK)
             fields = [

@@ -29,7 +29,7 @@ from openpyxl import Workbook
 from openpyxl.writer.excel import ExcelWriter
 from zlib_ng import zlib_ng as zlib  # zlib's interface, zlib-ng's speed
 
-from ..machine import usable_cpus
+from ..machine import clear_for_writing, usable_cpus
 
 DEFLATE_CHUNK = 2 << 20  # bytes deflated by one task (2 MiB: a few in flight stay small)
 PARALLEL_FROM = 2 * DEFLATE_CHUNK  # smaller parts are deflated by zipfile itself
@@ -46,6 +46,7 @@ def save_workbook(workbook: Workbook, path: Path, deflating: Deflating | None = 
         workbook.create_sheet()
     own = deflating is None
     deflating = deflating or Deflating()
+    clear_for_writing(Path(path))
     archive = _Package(path, "w", ZIP_DEFLATED, allowZip64=True, deflating=deflating)
     workbook.properties.modified = datetime.now(tz=UTC).replace(tzinfo=None)
     try:
