@@ -165,27 +165,24 @@ def _empty_detail() -> pd.DataFrame:
     )
 
 
-def _levels(edges: pd.DataFrame, suppliers: list[str]) -> tuple[dict[str, int], set[str]]:
-    """Topological level of every supplier; the ones that cannot be ordered are returned apart."""
-    level: dict[str, int] = {}
-    upstream: dict[str, set[str]] = defaultdict(set)
-    for s, u in zip(edges["supplier_id"], edges["upstream_supplier_id"], strict=True):
-        upstream[s].add(u)
-    known = set(suppliers)
-    for s in suppliers:
-        if not (upstream.get(s, set()) & known):
-            level[s] = 0
-    pending = {s for s in suppliers if s not in level}
+def _levels(supplier: np.ndarray, upstream: np.ndarray, count: int) -> np.ndarray:
+    """Topological level of every supplier code (links: ``supplier[k]`` buys from
+    ``upstream[k]``); -1 for those that cannot be ordered (on or behind a loop).
+
+    A supplier is at level d once every supplier it buys from has a level below d: a pass
+    over the links per level, counting each supplier's links still unresolved.
+    """
+    level = np.full(count, -1, dtype="int64")
+    open_links = np.ones(len(supplier), dtype=bool)
     depth = 0
-    while pending:
+    while True:
+        waiting = np.bincount(supplier[open_links], minlength=count)
+        ready = (level < 0) & (waiting == 0)
+        if not ready.any():
+            return level
+        level[ready] = depth
+        open_links &= level[upstream] < 0
         depth += 1
-        ready = {s for s in pending if all(u in level or u not in known for u in upstream[s])}
-        if not ready:
-            break
-        for s in ready:
-            level[s] = max((level[u] for u in upstream[s] if u in level), default=-1) + 1
-        pending -= ready
-    return level, pending
 
 
 def _find_cycles(pending: set[str], edges: pd.DataFrame) -> list[list[str]]:
@@ -335,26 +332,27 @@ def build_chains(portfolio: Portfolio) -> Chains:
     base = pd.concat([_empty_detail(), own_part, remainder_part], ignore_index=True)
     base["supplier_id"] = base["supplier_id"].astype("int64")
 
-    edges = pd.DataFrame(
-        {
-            "supplier_id": names[links["supplier_id"].to_numpy()],
-            "upstream_supplier_id": names[links["upstream"].to_numpy()],
-        }
-    )
-    level_by_id, pending_ids = _levels(edges, ids)
-    for cycle in _find_cycles(pending_ids, edges):
-        loop = " → ".join([*cycle, cycle[0]])
-        issues.append(
-            make_issue(
-                "cycle",
-                "error",
-                f"upstream links form a loop: {loop}; those links count as unverified",
-                value=loop,
-            )
+    link_supplier = links["supplier_id"].to_numpy()
+    link_upstream = links["upstream"].to_numpy()
+    level = _levels(link_supplier, link_upstream, len(ids))
+    if (level < 0).any():
+        pending_ids = {ids[c] for c in np.flatnonzero(level < 0).tolist()}
+        edges = pd.DataFrame(
+            {
+                "supplier_id": names[link_supplier],
+                "upstream_supplier_id": names[link_upstream],
+            }
         )
-    level = np.full(len(ids), -1, dtype="int64")
-    for sid, lv in level_by_id.items():
-        level[code[sid]] = lv
+        for cycle in _find_cycles(pending_ids, edges):
+            loop = " → ".join([*cycle, cycle[0]])
+            issues.append(
+                make_issue(
+                    "cycle",
+                    "error",
+                    f"upstream links form a loop: {loop}; those links count as unverified",
+                    value=loop,
+                )
+            )
 
     links = links.join(factor, on=["supplier_id", "pos"])
     links = links.assign(weight=links["share"] * links["factor"])
@@ -420,12 +418,20 @@ def build_chains(portfolio: Portfolio) -> Chains:
         ]
         done = pd.concat([done, *upstream_rows], ignore_index=True)
 
-    detail = _detail(parts, top_arr)
+    detail, country, via = _detail(parts, top_arr)
+    # grouped on the country codes: the text is looked up once per distinct country
     distribution = (
-        detail.groupby(["supplier_id", "pos", "country"], sort=False)["share"].sum().reset_index()
+        detail.assign(country=country.codes)
+        .groupby(["supplier_id", "pos", "country"], sort=False)["share"]
+        .sum()
+        .reset_index()
     )
+    dist_country = _Coded(distribution["country"].to_numpy(), country.values)
     dist_start = _starts(distribution["supplier_id"].to_numpy(), len(ids))
-    distribution = distribution.assign(supplier_id=names[distribution["supplier_id"].to_numpy()])
+    distribution = distribution.assign(
+        supplier_id=names[distribution["supplier_id"].to_numpy()],
+        country=pd.Series(np.array(country.values, dtype=object)[dist_country.codes]),
+    )
     return Chains(
         top,
         ids,
@@ -433,16 +439,11 @@ def build_chains(portfolio: Portfolio) -> Chains:
         issues,
         (
             distribution["pos"].to_numpy(),
-            _Coded(distribution["country"]),
+            dist_country,
             distribution["share"].round(10).to_numpy(),
         ),
         dist_start,
-        (
-            detail["pos"].to_numpy(),
-            _Coded(detail["country"]),
-            _Coded(detail["via"]),
-            detail["row"].to_numpy(),
-        ),
+        (detail["pos"].to_numpy(), country, via, detail["row"].to_numpy()),
         _starts(detail["supplier_id"].to_numpy(), len(ids)),
         code,
     )
@@ -451,8 +452,9 @@ def build_chains(portfolio: Portfolio) -> Chains:
 DETAIL_KEYS = ["supplier_id", "pos", "country", "via", "row"]
 
 
-def _detail(parts: list[pd.DataFrame], top: np.ndarray) -> pd.DataFrame:
-    """Every share with the row and path behind it, one row per key, sorted by key.
+def _detail(parts: list[pd.DataFrame], top: np.ndarray) -> tuple[pd.DataFrame, _Coded, _Coded]:
+    """Every share with the row and path behind it, one row per key, sorted by key; with
+    its country and via columns as codes.
 
     The first part (own rows and remainders) has one row per key already; each later
     part (a level's inherited rows) is summed on its own, since a supplier's inherited
@@ -469,8 +471,10 @@ def _detail(parts: list[pd.DataFrame], top: np.ndarray) -> pd.DataFrame:
             part = part.groupby(DETAIL_KEYS, sort=False)["share"].sum().reset_index()
         kept.append(part[[*DETAIL_KEYS, "share"]])
     detail = pd.concat(kept, ignore_index=True)
-    country = pd.factorize(detail["country"].to_numpy(dtype=object), sort=True)[0]
-    via = pd.factorize(detail["via"].to_numpy(dtype=object), sort=True)[0]
+    country, countries = pd.factorize(
+        detail["country"].to_numpy(dtype=object), sort=True, use_na_sentinel=False
+    )
+    via, vias = pd.factorize(detail["via"].to_numpy(dtype=object), sort=True, use_na_sentinel=False)
     order = np.lexsort(
         (
             detail["row"].to_numpy(),
@@ -480,7 +484,11 @@ def _detail(parts: list[pd.DataFrame], top: np.ndarray) -> pd.DataFrame:
             detail["supplier_id"].to_numpy(),
         )
     )
-    return detail.take(order).reset_index(drop=True)
+    return (
+        detail.take(order).reset_index(drop=True),
+        _Coded(country[order], countries),
+        _Coded(via[order], vias),
+    )
 
 
 class _Coded:
@@ -491,10 +499,9 @@ class _Coded:
     (reading a string object updates its reference count).
     """
 
-    def __init__(self, column: pd.Series) -> None:
-        codes, uniques = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=False)
-        self.codes = codes.astype(np.int32)
-        self.values: list[Any] = list(uniques)
+    def __init__(self, codes: np.ndarray, values: Any) -> None:
+        self.codes = np.asarray(codes).astype(np.int32)  # positions in values
+        self.values: list[Any] = list(values)
 
     def __getitem__(self, rows: slice) -> _CodedSlice:
         return _CodedSlice(self.codes[rows], self.values)
