@@ -30,7 +30,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import make_issue
 from .models import Issue
@@ -51,8 +51,7 @@ def normalise_owner(name: Any) -> str:
     return re.sub(r"[\W_]+", " ", str(name).casefold()).strip()
 
 
-@dataclass(frozen=True)
-class Edge:
+class Edge(NamedTuple):  # one Ownership row; a tuple: made 100k+ times for a large sheet
     owner: str  # normalised key
     owner_name: str
     owner_country: str | None
@@ -71,6 +70,16 @@ class HoldingPath:
     terminal: str
     nation: str | None
     locations: tuple[tuple[str, str, int], ...]
+
+
+def _numbers(frame: Any, name: str) -> list[float | None]:
+    """A column as ``_num`` reads each value: a float column without a call per value."""
+    if name not in frame.columns:
+        return [None] * len(frame)
+    column = frame[name]
+    if column.dtype.kind == "f":
+        return column.astype(object).where(column.notna(), None).tolist()
+    return [_num(value) for value in column.tolist()]
 
 
 def _num(value: Any) -> float | None:
@@ -118,30 +127,40 @@ class OwnershipGraph:
         )
         files, sheets, excel_rows = column("_file"), column("_sheet"), column("_row")
         located = frame["_row"].notna().tolist() if "_row" in frame.columns else [False] * size
-        measures = {m: column(m) for m in (*MEASURES, "debt")}
-        for i in range(size):
-            entity = normalise_owner(entities[i])
-            owner = normalise_owner(owners[i])
-            self.display.setdefault(entity, str(entities[i]))
-            self.display.setdefault(owner, str(owners[i]))
-            country = countries[i]
+        measured = (*MEASURES, "debt")
+        edges, display, owner_info = self.edges, self.display, self.owner_info
+        for entity_name, owner_name, country, otype, officer, file, sheet, row, at, *values in zip(
+            entities,
+            owners,
+            countries,
+            types,
+            officers,
+            files,
+            sheets,
+            excel_rows,
+            located,
+            *(_numbers(frame, m) for m in measured),
+            strict=True,
+        ):
+            entity = normalise_owner(entity_name)
+            owner = normalise_owner(owner_name)
+            if entity not in display:
+                display[entity] = str(entity_name)
+            if owner not in display:
+                display[owner] = str(owner_name)
             country = country if isinstance(country, str) and country else None
-            otype = types[i]
             otype = otype if isinstance(otype, str) and otype else None
-            self.owner_info.setdefault(owner, (country, otype))
-            officer = officers[i]
-            location = None
-            if files[i] is not None and located[i]:
-                location = (str(files[i]), str(sheets[i]), int(excel_rows[i]))
-            self.edges[entity].append(
+            if owner not in owner_info:
+                owner_info[owner] = (country, otype)
+            edges[entity].append(
                 Edge(
                     owner,
-                    str(owners[i]),
+                    str(owner_name),
                     country,
                     otype,
-                    {m: _num(values[i]) for m, values in measures.items()},
+                    dict(zip(measured, values, strict=True)),
                     officer if isinstance(officer, bool) else None,
-                    location,
+                    (str(file), str(sheet), int(row)) if file is not None and at else None,
                 )
             )
         self._assumed: set[str] = set()
