@@ -574,10 +574,11 @@ class BlockSink(Protocol):
 
 
 def _screen_forked_block(start: int, encode: Callable[[dict[str, Any]], Any]) -> _Block:
-    """On a worker: one block screened and encoded; its figures and texts go back."""
-    from .validate import release_freed_memory
+    """On a worker: one block screened and encoded; its figures and texts go back.
 
-    release_freed_memory()  # the last block's texts and entries, handed back to the system
+    The memory a block frees is kept by the worker for the next block (no malloc_trim
+    here): handing it back after every block cost 0.8 M page faults at 1M rows, 3 CPU s
+    of the report run, for 40 MiB less at the peak."""
     run = _FORKED_RUN[0]
     matched: list[tuple[int, list[str]]] = []
     texts, slim, figures = [], [], SummaryFigures()
