@@ -30,6 +30,7 @@ from feocscreen.report.excel import (
     EXCEL_MAX_ROWS,
     SHEETS,
     TIER_COLOURS,
+    Column,
     _csv_field,
     _csv_value,
     _ReportWriter,
@@ -753,3 +754,30 @@ def test_cells_of_one_style_do_not_share_the_quote_prefix(tmp_path: Path) -> Non
     assert not before.quotePrefix and not after.quotePrefix
     assert before.alignment.vertical == after.alignment.vertical == "top"
     assert quoted.alignment.vertical == "top"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    text=st.text(st.characters(exclude_categories=()), max_size=40),
+    wrap=st.booleans(),
+    distinct=st.booleans(),
+)
+@example(text=" lead space", wrap=False, distinct=False)
+@example(text="trail\u00a0", wrap=False, distinct=False)
+@example(text="line\u2028sep", wrap=True, distinct=False)
+@example(text="tab\tin\nside", wrap=True, distinct=True)
+@example(text="-1", wrap=False, distinct=True)
+@example(text="a&b", wrap=False, distinct=False)
+@example(text="\ud800x", wrap=False, distinct=False)
+@example(text="é", wrap=False, distinct=True)
+def test_a_text_cell_is_the_same_through_the_plain_fast_path(
+    text: str, wrap: bool, distinct: bool
+) -> None:
+    """Text written as it comes (one regex, no escaping) is exactly the cell the general
+    path writes: the same style, quote prefix, spacing and characters."""
+    writer = _ReportWriter({}, Path("unused.xlsx"), EXCEL_MAX_ROWS)
+    renderer = writer.renderer((Column("T", wrap=wrap, distinct=distinct),))
+    general = renderer.string(text, wrap)
+    expected = "" if text == "" else renderer.starts[0] + general
+    assert renderer.render([text]) == expected
+    assert renderer.render([text]) == expected  # again: from the cell cache when kept

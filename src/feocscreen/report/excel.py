@@ -87,7 +87,11 @@ EXCEL_MAX_CELL = 32_767  # Excel's hard limit on characters in one cell
 HYPERLINK_LIMIT = 10_000
 FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")  # OWASP CSV-injection lead characters
 # Text a cell holds as it is: no formula lead, markup, space or control character (ids)
-_PLAIN_TOKEN = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.:/-]{0,254}")
+# Text a cell shows exactly as it is, with nothing to escape: no control or markup
+# characters (tab and line feed aside), no unpaired surrogates or non-characters, no
+# space at either end (``xml:space``), no formula lead. Such text is written as it comes.
+_UNWRITTEN = r"\x00-\x08\x0b-\x1f\x7f&<>\ud800-\udfff\ufffe\uffff"
+_PLAIN_TEXT = re.compile(rf"(?![=+\-@])[^\s{_UNWRITTEN}](?:[^{_UNWRITTEN}]*[^\s{_UNWRITTEN}])?")
 WIDTH_SAMPLE = 300  # rows looked at to size a column; enough for a stable width, cheap on 1M rows
 MAX_WIDTH = 60
 MIN_WIDTH = 8
@@ -1070,9 +1074,17 @@ class RowRenderer:
 
         plain_style = "fs_wrap" if wrap else "fs_top"
         plain_ids = (self.styles[(plain_style, False)], self.styles[(plain_style, True)])
+        plain = f'{start} s="{plain_ids[0]}" t="inlineStr"><is><t>'
 
         def text(value: Any, style: str = "") -> str:
-            if not style and _shown_as_is(value):  # the common case, without the layers below
+            if (
+                not style
+                and type(value) is str
+                and len(value) <= EXCEL_MAX_CELL
+                and _PLAIN_TEXT.fullmatch(value)
+            ):
+                return plain + value + "</t></is></c>"  # the common case: one regex
+            if not style and _shown_as_is(value):  # without the layers below
                 return start + text_fragment(value, plain_ids[_is_lead(value)])
             if value is None or value == "":
                 return ""
@@ -1129,14 +1141,7 @@ class RowRenderer:
             self._link_cells.append(cells)
             return cells.__getitem__
         if column.distinct:
-            plain = f'{start} s="{plain_ids[0]}" t="inlineStr"><is><t>'
-
-            def distinct(value: Any) -> str:
-                if type(value) is str and _PLAIN_TOKEN.fullmatch(value):
-                    return plain + value + "</t></is></c>"  # an id: nothing to clean or escape
-                return text(value)
-
-            return distinct
+            return text  # values that never recur: not kept
         return _Cells(text).__getitem__
 
 
