@@ -412,7 +412,7 @@ class Screening:
                 texts = [encode(e) for e in entries] if encode else [None] * len(entries)
                 if self._blocks is not None:
                     texts = self._blocks.done(start // SUPPLIER_BLOCK, texts)
-                yield entries, texts, matched, _block_figures(entries)
+                yield entries, texts, matched, SummaryFigures.of(entries)
             return
         _FORKED_RUN[:] = [self]
         try:
@@ -590,14 +590,6 @@ def _screen_forked_block(start: int, encode: Callable[[dict[str, Any]], Any]) ->
     if run._blocks is not None:
         texts = run._blocks.done(start // SUPPLIER_BLOCK, texts)
     return slim, texts, matched, figures
-
-
-def _block_figures(entries: list[dict[str, Any]]) -> SummaryFigures:
-    """The summary's figures of a block's suppliers, taken where the block was screened."""
-    figures = SummaryFigures()
-    for entry in entries:
-        figures.add(entry)
-    return figures
 
 
 def default_workers(suppliers: int) -> int:

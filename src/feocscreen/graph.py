@@ -230,20 +230,19 @@ def build_chains(portfolio: Portfolio) -> Chains:
     issues: list[Issue] = []
 
     src = portfolio.sourcing
-    id_index = pd.Index(names)
     upstream_text = (
         src["upstream_supplier_id"].astype(object).where(src["upstream_supplier_id"].notna(), None)
     )
     rows = pd.DataFrame(
         {
-            "supplier_id": _codes(src["supplier_id"].astype(object), id_index),
+            "supplier_id": _codes(src["supplier_id"].astype(object), ids),
             "pos": src["stage"].map(STAGE_POS).to_numpy(),
             "country": pd.Series(
                 src["country"].astype(object).where(src["country"].notna(), None).to_numpy(),
                 dtype=object,
             ),
             "share": pd.to_numeric(src["share"], errors="coerce").fillna(0.0).to_numpy(dtype=float),
-            "upstream": _codes(upstream_text, id_index),
+            "upstream": _codes(upstream_text, ids),
             "upstream_text": pd.Series(upstream_text.to_numpy(), dtype=object),
             "row": np.arange(len(src), dtype="int64"),
         }
@@ -517,10 +516,18 @@ class _CodedSlice:
         return [values[c] for c in self.codes.tolist()]
 
 
-def _codes(values: pd.Series, index: pd.Index) -> np.ndarray:
-    """Each value's position in ``index`` as a float, NaN where absent (a hashed look-up
-    for the whole column, not a dict look-up per row)."""
-    found = index.get_indexer(values.to_numpy(dtype=object)).astype("float64")
+def positions(ids: list[str], values: np.ndarray) -> np.ndarray:
+    """Each value's position in ``ids`` (unique), -1 where absent or blank: one hashing
+    pass over both, the ids first, so an id's code is its position (no dict look-up per
+    row)."""
+    codes, _ = pd.factorize(np.concatenate([np.array(ids, dtype=object), values]))
+    found = codes[len(ids) :]
+    return np.where(found < len(ids), found, -1)
+
+
+def _codes(values: pd.Series, ids: list[str]) -> np.ndarray:
+    """``positions`` as floats, NaN where absent: a column that can be filtered with notna."""
+    found = positions(ids, values.to_numpy(dtype=object)).astype("float64")
     found[found < 0] = np.nan
     return found
 

@@ -15,9 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .graph import UNVERIFIED, positions
 from .models import MIDSTREAM, SEVERITIES, STAGES, severity_rank
-
-UNVERIFIED = "unverified"
 
 
 def counts(finding: Mapping[str, Any]) -> bool:
@@ -28,9 +27,9 @@ def counts(finding: Mapping[str, Any]) -> bool:
 def score_findings(findings: list[dict[str, Any]], weights: Mapping[str, float]) -> float:
     """Set each finding's ``contribution`` and return the supplier's score (0–100)."""
     counted = []
-    for finding in findings:  # ``counts`` inline: this runs for every finding of a run
+    for finding in findings:
         finding["contribution"] = 0.0
-        if finding.get("status") == "active" and not finding.get("waived"):
+        if counts(finding):
             counted.append((-severity_rank(finding["severity"]), finding["finding_id"], finding))
     counted.sort(key=_first_two)
     remaining = 1.0
@@ -50,14 +49,7 @@ def tier(
     midstream_unverified: bool = False,
 ) -> str:
     """Worst active unwaived severity mapped to a tier; never clear with an unverified midstream stage."""
-    worst = max(
-        (
-            severity_rank(f["severity"])
-            for f in findings
-            if f.get("status") == "active" and not f.get("waived")
-        ),
-        default=-1,
-    )
+    worst = max((severity_rank(f["severity"]) for f in findings if counts(f)), default=-1)
     result = "clear" if worst < 0 else tiers[SEVERITIES[len(SEVERITIES) - 1 - worst]]
     if result == "clear" and midstream_unverified:
         return "low"  # DESIGN: unknown is not clean
@@ -99,6 +91,14 @@ class SummaryFigures:
                 supplier["midstream_exposure"],
             )
         )
+
+    @classmethod
+    def of(cls, suppliers: Iterable[Mapping[str, Any]]) -> SummaryFigures:
+        """The figures of these suppliers, in their order."""
+        figures = cls()
+        for supplier in suppliers:
+            figures.add(supplier)
+        return figures
 
     def extend(self, other: SummaryFigures) -> None:
         """Add the suppliers `other` holds, after those already here."""
@@ -177,7 +177,7 @@ class SummaryFigures:
         # Stage × country matrix: spend-weighted when any spend is declared, else each
         # supplier equal. Suppliers and countries as integer codes: one pass per stage.
         weights = np.where(has_spend, spend, 0.0) if has_spend.any() else np.ones(len(ids))
-        supplier = _positions(ids, distribution["supplier_id"].to_numpy(dtype=object))
+        supplier = positions(ids, distribution["supplier_id"].to_numpy(dtype=object))
         row_weight = np.where(supplier >= 0, weights[supplier], 0.0)
         country, countries = pd.factorize(distribution["country"].to_numpy(dtype=object))
         pos = distribution["pos"].to_numpy()
@@ -227,10 +227,7 @@ def portfolio_summary(
     not_screened: int,
 ) -> dict[str, Any]:
     """The portfolio summary of screened suppliers (see ``SummaryFigures.summary``)."""
-    figures = SummaryFigures()
-    for supplier in suppliers:
-        figures.add(supplier)
-    return figures.summary(distribution, covered_origin, not_screened)
+    return SummaryFigures.of(suppliers).summary(distribution, covered_origin, not_screened)
 
 
 def passes_2027(supplier: Mapping[str, Any]) -> bool:
@@ -258,14 +255,6 @@ def _spend_block(
         "usd": _round(usd),
         "share": _round(usd / total) if total > 0 else None,
     }
-
-
-def _positions(ids: list[str], values: np.ndarray) -> np.ndarray:
-    """Each value's position in ``ids`` (unique), -1 where absent: one hashing pass over
-    both, the ids first, so an id's code is its position."""
-    codes, _ = pd.factorize(np.concatenate([np.array(ids, dtype=object), values]))
-    found = codes[len(ids) :]
-    return np.where(found < len(ids), found, -1)
 
 
 def _round(value: Any) -> float | None:
