@@ -42,7 +42,7 @@ from .graph import (
     chain_figures,
     midstream_index,
 )
-from .machine import can_fork, process_context, usable_cpus
+from .machine import can_fork, process_context, release_freed_memory, usable_cpus
 from .models import MIDSTREAM, STAGES, Issue, ScreenConfig
 from .ownership import SFE_LISTS, OwnershipGraph, normalise_owner
 from .portfolio import Portfolio
@@ -333,8 +333,6 @@ class Screening:
         )
         self.gate: GateOutcome | None = None  # set by finish() when gating
         self.head = _head(portfolio, config, book, list_sources, self.covered_origin, self.outcome)
-        from .validate import release_freed_memory
-
         release_freed_memory()  # what building the chains freed (hundreds of MB at 1M rows)
 
     def suppliers(self) -> Iterator[dict[str, Any]]:

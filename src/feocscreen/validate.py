@@ -37,6 +37,7 @@ from .ingest import (
     read_sheet,
     read_sheets,
 )
+from .machine import release_freed_memory
 from .models import DFARS_EXCEPTIONS, OWNER_TYPES, STAGES, Issue
 from .portfolio import (
     LOCATION_COLUMNS,
@@ -1073,28 +1074,6 @@ def load_portfolio(
     del bag
     release_freed_memory()
     return portfolio
-
-
-def release_freed_memory() -> None:
-    """Hand memory freed by reading back to the system, so the screening stages have it.
-
-    Reading a million rows allocates and frees several hundred MB of arrays; glibc keeps
-    freed heap (its mmap threshold rises after the first large free) and Arrow's pool keeps
-    freed blocks, which show as resident memory (about 200 MiB at 1M rows) until trimmed.
-    Best effort: a no-op where the C library has no malloc_trim.
-    """
-    try:
-        import pyarrow as pa
-
-        pa.default_memory_pool().release_unused()
-    except Exception:  # pragma: no cover - an Arrow build without this pool call
-        pass
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl)
-        pass
 
 
 def _concat(frames: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:

@@ -92,6 +92,7 @@ def screen_command(
     """
     from .. import progress
     from ..api import collector_paused, open_screening
+    from ..machine import keep_freed_memory
 
     config = config_from_options(**options)
     if engine == "local" and (scheduler or output_dir or stream_results):
@@ -102,6 +103,7 @@ def screen_command(
         )
     # Screening and writing build millions of small objects: no GC passes until the command ends.
     ctx.with_resource(collector_paused())
+    keep_freed_memory()
     digest = Digest()
     with progress.use(progress.configured(quiet=bool(options.get("quiet")))):
         run = None
