@@ -71,6 +71,39 @@ def test_the_end_is_known_once_every_block_is_placed(tmp_path: Path) -> None:
         assert blocks.end() == len(b"[1,2,3")
 
 
+@pytest.mark.parametrize("separator", [b",", b""])
+def test_short_writes_and_many_parts_go_on_where_they_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, separator: bytes
+) -> None:
+    # more parts than one system call takes, and a system that writes at most 7 bytes a call
+    parts = [f"part-{i}".encode() * (i % 3) for i in range(3000)]
+    real = os.pwritev
+    calls = []
+
+    def short(fd: int, buffers: list[bytes], offset: int) -> int:
+        calls.append(offset)
+        assert len(calls) < 20_000, "the write does not move on"
+        head, size = [], 0
+        for buffer in buffers:
+            piece = bytes(buffer)[: 7 - size]
+            head.append(piece)
+            size += len(piece)
+            if size == 7:
+                break
+        return real(fd, head, offset)
+
+    monkeypatch.setattr(os, "pwritev", short)
+    with open(tmp_path / "out.bin", "wb") as handle:
+        handle.write(b"<")
+        blocks = BlockFile(handle, 2, separator=separator)
+        blocks.place(0, parts[:1500])
+        blocks.place(1, parts[1500:])
+        handle.seek(blocks.end())
+        handle.write(b">")
+    expected = b"<" + separator.join(parts) + b">"
+    assert (tmp_path / "out.bin").read_bytes() == expected
+
+
 def test_a_write_that_fails_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "read-only.json"
     path.write_bytes(b"")
