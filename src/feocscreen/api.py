@@ -39,7 +39,7 @@ from .graph import (
     Chains,
     SupplierChain,
     build_chains,
-    chain_figures,
+    covered_share,
     midstream_index,
 )
 from .machine import can_fork, process_context, release_freed_memory, usable_cpus
@@ -302,9 +302,10 @@ class Screening:
             listed_owner_names,
         )
         issues += self.graph.warnings
-        self.allied_groups = {
-            g: members(g, "origin") for g in sorted(book.groups) if g != "covered"
-        }
+        self._shapes = _StageShapes(
+            self.covered_origin,
+            {g: members(g, "origin") for g in sorted(book.groups) if g != "covered"},
+        )
         for ruleset in book.rulesets:
             if config.as_of > add_months(ruleset.last_reviewed, STALE_AFTER_MONTHS):
                 issues.append(
@@ -453,6 +454,7 @@ class Screening:
         weights = book.scoring["severity_weights"]
         tiers = book.scoring["tiers"]
         stop = min(start + SUPPLIER_BLOCK, self.count)
+        shapes = self._shapes
         records = _records(self._frame.iloc[start:stop])
         for record, chain in zip(records, chains.block(start, stop), strict=True):
             sid = str(record["supplier_id"])
@@ -471,16 +473,12 @@ class Screening:
                 self.graph,
             )
             verdict = evaluate_supplier(book, subject, sid, self.config.as_of, self.horizon_end)
-            exposure, unverified = chain_figures(chain.stage_country, self.covered_origin)
             entry = _supplier_entry(
                 record,
                 verdict,
                 entity,
-                chain,
-                exposure,
-                unverified,
+                shapes.figures(chain.stage_country),
                 book,
-                self.allied_groups,
                 self.outcome,
             )
             matched += self._waivers.apply(sid, entry["findings"])
@@ -648,18 +646,17 @@ def _supplier_entry(
     record: dict[str, Any],
     verdict: Any,
     entity: Any,
-    chain: SupplierChain,
-    exposure: dict[str, float | None],
-    unverified: dict[str, float | None],
+    stage_figures: tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]],
     book: RuleBook,
-    allied_groups: dict[str, frozenset[str]],
     outcome: Any,
 ) -> dict[str, Any]:
-    """One supplier of the result (score and tier are set after waivers)."""
+    """One supplier of the result (score and tier are set after waivers); ``stage_figures``
+    from ``_StageShapes.figures``."""
     sid = str(record["supplier_id"])
     feoc = any(v is True for k, v in verdict.prongs.items() if k.startswith("feoc_"))
     pfe = any(v is True for k, v in verdict.prongs.items() if k.startswith("pfe_"))
     spend = record.get("annual_spend_usd")
+    exposure, unverified, stage_country, stage_allied = stage_figures
     return {
         "supplier_id": sid,
         "supplier_name": _text(record.get("supplier_name")),
@@ -683,10 +680,8 @@ def _supplier_entry(
         "midstream_exposure": midstream_index(exposure, book.scoring["stage_weights"]),
         "stage_exposure": exposure,
         "stage_unverified": unverified,
-        "stage_country": {
-            stage: dict(sorted(shares.items())) for stage, shares in chain.stage_country.items()
-        },
-        "stage_allied": _stage_allied(chain.stage_country, allied_groups),
+        "stage_country": stage_country,
+        "stage_allied": stage_allied,
         "findings": verdict.findings,
         "matches": sorted(
             (outcome.by_supplier.get(sid, []) if outcome is not None else []),
@@ -699,63 +694,78 @@ def _supplier_entry(
     }
 
 
-def _stage_allied(
-    stage_country: dict[str, dict[str, float]], groups: dict[str, frozenset[str]]
-) -> dict[str, dict[str, float]]:
-    """Per chain stage, the share performed in each allied country group."""
-    index = _allied_index(groups)
-    allied: dict[str, dict[str, float]] = {}
-    for stage, shares in stage_country.items():
-        distribution = tuple(shares.items())
-        totals = index.by_distribution.get(distribution)
-        if totals is None:
-            totals = index.group_totals(distribution)
-            if len(index.by_distribution) >= ALLIED_MEMO_LIMIT:
-                index.by_distribution.clear()
-            index.by_distribution[distribution] = totals
-        allied[stage] = dict(totals)  # each supplier owns its dicts
-    return allied
+@dataclass(frozen=True)
+class _StageShape:
+    """What a supplier's entry says of one stage with these country shares."""
+
+    shares: dict[str, float]  # by country, sorted
+    exposure: float  # share in covered nations
+    unverified: float
+    allied: dict[str, float]  # share in each allied group
 
 
-ALLIED_MEMO_LIMIT = 65536  # distinct stage distributions kept; beyond, start again (1M rows)
+class _StageShapes:
+    """The stage figures of a run's suppliers, worked out once per distinct stage
+    distribution (a large portfolio repeats the same country shares stage after stage).
+    Each supplier gets its own dicts."""
 
+    LIMIT = 65536  # distinct distributions kept; beyond, start again (1M rows)
 
-@dataclass
-class _AlliedIndex:
-    """The allied groups of a run, grouped by country, and the totals of each stage shape
-    seen so far (suppliers repeat the same country shares stage after stage)."""
+    def __init__(self, covered: frozenset[str], allied: dict[str, frozenset[str]]) -> None:
+        self.covered = covered
+        self.groups = allied
+        groups_of: dict[str, list[str]] = {}
+        for group, countries in allied.items():
+            for country in countries:
+                groups_of.setdefault(country, []).append(group)
+        self.groups_of = {c: tuple(g) for c, g in groups_of.items()}
+        self.known: dict[tuple[tuple[str, float], ...], _StageShape] = {}
 
-    groups: dict[str, frozenset[str]]
-    groups_of: dict[str, tuple[str, ...]]
-    by_distribution: dict[tuple[tuple[str, float], ...], dict[str, float]]
+    def figures(
+        self, per_stage: dict[str, dict[str, float]]
+    ) -> tuple[
+        dict[str, float | None],
+        dict[str, float | None],
+        dict[str, dict[str, float]],
+        dict[str, dict[str, float]],
+    ]:
+        """(stage_exposure, stage_unverified, stage_country, stage_allied) of one supplier:
+        the first two over all five stages (None outside the chain, as ``chain_figures``),
+        the others over its chain's stages."""
+        exposure: dict[str, float | None] = dict.fromkeys(STAGES)
+        unverified: dict[str, float | None] = dict.fromkeys(STAGES)
+        countries: dict[str, dict[str, float]] = {}
+        allied: dict[str, dict[str, float]] = {}
+        known = self.known
+        for stage, shares in per_stage.items():
+            distribution = tuple(shares.items())
+            shape = known.get(distribution)
+            if shape is None:
+                if len(known) >= self.LIMIT:
+                    known.clear()
+                shape = known[distribution] = self._shape(shares, distribution)
+            if stage in exposure:
+                exposure[stage] = shape.exposure
+                unverified[stage] = shape.unverified
+            countries[stage] = dict(shape.shares)
+            allied[stage] = dict(shape.allied)
+        return exposure, unverified, countries, allied
 
-    def group_totals(self, distribution: tuple[tuple[str, float], ...]) -> dict[str, float]:
-        """Share per group: one pass over the countries, adding each share to the groups
-        holding it in declaration order (the same sums as summing group by group)."""
+    def _shape(
+        self, shares: dict[str, float], distribution: tuple[tuple[str, float], ...]
+    ) -> _StageShape:
+        # Per group, one pass over the countries adding each share to the groups holding it
+        # in declaration order (the same sums as summing group by group).
         totals: dict[str, float] = dict.fromkeys(self.groups, 0)
         for country, share in distribution:
             for group in self.groups_of.get(country, ()):
                 totals[group] += share
-        return {group: round(total, 10) for group, total in totals.items()}
-
-
-# The index of the last run's groups (the groups object is held, so the identity test
-# cannot match a new object at a reused id).
-_ALLIED_INDEX: list[_AlliedIndex] = []
-
-
-def _allied_index(groups: dict[str, frozenset[str]]) -> _AlliedIndex:
-    """The country index of the run's allied groups, built once per run."""
-    last = _ALLIED_INDEX[0] if _ALLIED_INDEX else None
-    if last is not None and last.groups is groups:
-        return last
-    groups_of: dict[str, list[str]] = {}
-    for group, countries in groups.items():
-        for country in countries:
-            groups_of.setdefault(country, []).append(group)
-    index = _AlliedIndex(groups, {c: tuple(g) for c, g in groups_of.items()}, {})
-    _ALLIED_INDEX[:] = [index]  # runs in other threads rebuild their own when it changes
-    return index
+        return _StageShape(
+            dict(sorted(shares.items())),
+            round(covered_share(shares, self.covered), 10),
+            round(shares.get(UNVERIFIED, 0.0), 10),
+            {group: round(total, 10) for group, total in totals.items()},
+        )
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
