@@ -9,7 +9,14 @@ from hypothesis import strategies as st
 
 from feocscreen.models import SEVERITIES, STAGES
 from feocscreen.rules.load import load_rulebook
-from feocscreen.score import hhi, passes_2027, portfolio_summary, score_findings, tier
+from feocscreen.score import (
+    hhi,
+    passes_2027,
+    portfolio_summary,
+    score_and_tier,
+    score_findings,
+    tier,
+)
 
 SCORING = load_rulebook(("builtin:feoc",)).scoring
 WEIGHTS = SCORING["severity_weights"]
@@ -45,6 +52,15 @@ def test_score_is_bounded_monotone_and_explained(specs, extra):
             assert f["contribution"] == 0
     more = make([*specs, (extra, "active", False)])
     assert score_findings(more, WEIGHTS) >= score - 1e-9
+
+
+@settings(max_examples=200, deadline=None)
+@given(findings_strategy, st.booleans())
+def test_score_and_tier_in_one_pass_agree_with_each_alone(specs, unverified):
+    alone, together = make(specs), make(specs)
+    expected = (score_findings(alone, WEIGHTS), tier(alone, TIERS, unverified))
+    assert score_and_tier(together, WEIGHTS, TIERS, unverified) == expected
+    assert together == alone  # the same contributions set
 
 
 def test_score_formula_and_tier():

@@ -49,7 +49,7 @@ from .portfolio import Portfolio
 from .rules.evaluate import evaluate_supplier
 from .rules.kinds import Subject
 from .rules.load import RuleBook, load_rulebook
-from .score import SummaryFigures, midstream_unverified, score_findings, tier
+from .score import SummaryFigures, midstream_unverified, score_and_tier
 from .waivers import WaiverBook, WaiverReport, load_waivers
 
 SCHEMA_VERSION = "1"
@@ -482,9 +482,11 @@ class Screening:
                 self.outcome,
             )
             matched += self._waivers.apply(sid, entry["findings"])
-            entry["score"] = score_findings(entry["findings"], weights)
-            entry["tier"] = tier(
-                entry["findings"], tiers, midstream_unverified(entry["stage_unverified"])
+            entry["score"], entry["tier"] = score_and_tier(
+                entry["findings"],
+                weights,
+                tiers,
+                midstream_unverified(entry["stage_unverified"]),
             )
             yield entry
 

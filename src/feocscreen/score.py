@@ -26,6 +26,22 @@ def counts(finding: Mapping[str, Any]) -> bool:
 
 def score_findings(findings: list[dict[str, Any]], weights: Mapping[str, float]) -> float:
     """Set each finding's ``contribution`` and return the supplier's score (0–100)."""
+    return _scored(findings, weights)[0]
+
+
+def score_and_tier(
+    findings: list[dict[str, Any]],
+    weights: Mapping[str, float],
+    tiers: Mapping[str, str],
+    midstream_unverified: bool = False,
+) -> tuple[float, str]:
+    """``score_findings`` and ``tier`` in one pass over the findings."""
+    score, worst = _scored(findings, weights)
+    return score, _tier_of(worst, tiers, midstream_unverified)
+
+
+def _scored(findings: list[dict[str, Any]], weights: Mapping[str, float]) -> tuple[float, int]:
+    """The score, contributions set, and the worst severity rank counted (-1 for none)."""
     counted = []
     for finding in findings:
         finding["contribution"] = 0.0
@@ -37,7 +53,7 @@ def score_findings(findings: list[dict[str, Any]], weights: Mapping[str, float])
         weight = float(weights[finding["severity"]])
         finding["contribution"] = round(100.0 * remaining * weight, 6)
         remaining *= 1.0 - weight
-    return round(100.0 * (1.0 - remaining), 6)
+    return round(100.0 * (1.0 - remaining), 6), -counted[0][0] if counted else -1
 
 
 _first_two = operator.itemgetter(0, 1)  # rank and finding id: the finding itself never compared
@@ -50,6 +66,10 @@ def tier(
 ) -> str:
     """Worst active unwaived severity mapped to a tier; never clear with an unverified midstream stage."""
     worst = max((severity_rank(f["severity"]) for f in findings if counts(f)), default=-1)
+    return _tier_of(worst, tiers, midstream_unverified)
+
+
+def _tier_of(worst: int, tiers: Mapping[str, str], midstream_unverified: bool) -> str:
     result = "clear" if worst < 0 else tiers[SEVERITIES[len(SEVERITIES) - 1 - worst]]
     if result == "clear" and midstream_unverified:
         return "low"  # DESIGN: unknown is not clean
