@@ -13,6 +13,7 @@ import tempfile
 import zipfile
 import zlib
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -36,7 +37,7 @@ from feocscreen.report.excel import (
     _ReportWriter,
     write_report,
 )
-from feocscreen.report.view import clean_text
+from feocscreen.report.view import clean_text, evidence_refs
 
 DATA = Path(__file__).parent / "data" / "result_v1.json"
 
@@ -374,6 +375,31 @@ def test_an_empty_result_still_writes_every_sheet_and_says_why(tmp_path: Path) -
     assert book.sheetnames == list(SHEETS)
     assert book["Findings"]["A2"].value == "No rule fired for any supplier."
     assert str(book["Matches"]["A2"].value).startswith("No watchlist was loaded")
+
+
+_ref_text = st.text(
+    st.characters(codec=None, categories=None) | st.sampled_from(" \t\x00\x1f\ud800!()"),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    items=st.lists(
+        st.fixed_dictionaries(
+            {"sheet": _ref_text, "cell": _ref_text, "file": _ref_text},
+            optional={"row": st.integers(0, 9), "column": _ref_text, "path": st.just([])},
+        ),
+        max_size=4,
+    )
+)
+@example(items=[{"sheet": " Sourcing", "cell": "C5", "file": "a\x00b.xlsx"}])
+@example(items=[{"sheet": "\x01 S", "cell": "C\x005", "file": "f"}])
+def test_cell_evidence_reads_the_same_by_its_fast_path(items: list[dict[str, Any]]) -> None:
+    # any other mapping takes the general path
+    general = evidence_refs([MappingProxyType(item) for item in items])
+    assert evidence_refs(items) == general
+    assert evidence_refs(items) == general  # and again, from the kept parts
 
 
 @settings(max_examples=100, deadline=None)

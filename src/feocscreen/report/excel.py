@@ -168,9 +168,10 @@ class SupplierRows:
 def supplier_rows(supplier: Mapping[str, Any]) -> SupplierRows:
     """One supplier's rows on the Suppliers, Findings, Ownership and Matches sheets, its
     finding counts and its questions for the Summary."""
+    counts = finding_counts(supplier)
     return SupplierRows(
-        finding_counts(supplier),
-        _ReportWriter.supplier_row(supplier),
+        counts,
+        _ReportWriter.supplier_row(supplier, counts),
         list(_ReportWriter.finding_rows(supplier)),
         list(_ReportWriter.ownership_rows(supplier)),
         list(_ReportWriter.match_rows(supplier)),
@@ -808,10 +809,14 @@ class _ReportWriter:
 
     # ---- table rows ---------------------------------------------------------------------
     @staticmethod
-    def supplier_row(supplier: Mapping[str, Any]) -> list[Any]:
+    def supplier_row(
+        supplier: Mapping[str, Any], counts: Mapping[str, int] | None = None
+    ) -> list[Any]:
+        """The supplier's row on the Suppliers sheet (``counts``: its ``finding_counts``)."""
         exposure = supplier.get("stage_exposure") or {}
         unverified = supplier.get("stage_unverified") or {}
-        counts = finding_counts(supplier)
+        if counts is None:
+            counts = finding_counts(supplier)
         reviews = sum(1 for m in supplier.get("matches") or [] if m.get("status") == "review")
         basis = supplier.get("feoc_pfe_basis") or []
         return [
