@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import re
 import struct
 import tempfile
 import zipfile
@@ -375,6 +376,18 @@ def test_an_empty_result_still_writes_every_sheet_and_says_why(tmp_path: Path) -
     assert book.sheetnames == list(SHEETS)
     assert book["Findings"]["A2"].value == "No rule fired for any supplier."
     assert str(book["Matches"]["A2"].value).startswith("No watchlist was loaded")
+
+
+_UNSHOWABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(st.characters(codec=None, categories=None))
+    | st.text(alphabet="a \t\n\r\x00\x7f\u00a0\u2028\ufffe\ud800")
+)
+def test_clean_text_drops_exactly_the_characters_no_sheet_can_hold(text: str) -> None:
+    assert clean_text(text) == _UNSHOWABLE.sub("", text)
 
 
 _ref_text = st.text(

@@ -32,7 +32,10 @@ def clean_text(value: Any) -> str:
     """Display text of any value with control characters removed; None becomes ''."""
     if value is None:
         return ""
-    return _CONTROL.sub("", str(value))
+    text = str(value)
+    # Every character _CONTROL removes is unprintable (a control, a surrogate or a
+    # non-character), so printable text, nearly all of it, is returned without the regex.
+    return text if text.isprintable() else _CONTROL.sub("", text)
 
 
 def safe_url(url: Any) -> str | None:
