@@ -21,7 +21,7 @@ from feocscreen.api import group_resolver
 from feocscreen.models import STAGES
 from feocscreen.ownership import OwnershipGraph
 from feocscreen.rules.evaluate import _plan, _rule_template, evaluate_supplier, finding_id
-from feocscreen.rules.kinds import Hit, Subject
+from feocscreen.rules.kinds import OWNERSHIP, All, Hit, Kind, Subject, compile_condition
 from feocscreen.rules.load import RuleBook, load_rulebook
 from ownership_builders import graph
 
@@ -177,11 +177,19 @@ OWNER_ROWS = [
     ("S3", "Lender Co", "HK", "company", NAN, NAN, NAN, 0.5, None),
     ("S4", "Lion Pte", "SG", "company", 0.2, NAN, NAN, NAN, False),
     ("S4", "Free Float", "US", "public_float", 0.8, NAN, NAN, NAN, None),
+    # no covered or listed owner above: answers kept per figures given, across entities
+    ("S5", "Maple Holdings", "CA", "company", 0.7, 0.7, NAN, 0.1, False),
+    ("Maple Holdings", "Maple Trust", "US", "company", 1.0, NAN, NAN, NAN, None),
+    ("S8", "Elm SA", "FR", "company", 0.9, NAN, NAN, 0.3, False),
+    ("S7", "Birch AG", "DE", "company", NAN, NAN, NAN, NAN, None),
+    # a listed owner above, though in no covered nation
+    ("S6", "Oak LLC", "US", "company", 0.2, 0.1, NAN, 0.05, True),
+    ("Oak LLC", "Cedar Ltd", "GB", "company", 0.6, NAN, NAN, NAN, None),
 ]
 
 
 def _graph(covered: frozenset[str]) -> OwnershipGraph:
-    return graph(OWNER_ROWS, listed={"Dragon Holdings"}, covered=covered)
+    return graph(OWNER_ROWS, listed={"Dragon Holdings", "Cedar Ltd"}, covered=covered)
 
 
 stage_shares = st.lists(
@@ -189,7 +197,7 @@ stage_shares = st.lists(
 ).map(dict)
 supplier_rows = st.fixed_dictionaries(
     {
-        "id": st.sampled_from(["S1", "S2", "S3", "S4", "S5", "S6", "S7"]),
+        "id": st.sampled_from(["S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9"]),
         "chain": st.dictionaries(st.sampled_from(STAGES), stage_shares, max_size=5),
         "incorporation_country": st.sampled_from([None, "CN", "US", "HK", "JP"]),
         "hq_country": st.sampled_from([None, "CN", "US", "MO"]),
@@ -268,6 +276,49 @@ def _subjects(rows: list[dict[str, Any]], book: RuleBook) -> list[tuple[str, Sub
     ),
 )
 def test_memoised_evaluation_equals_asking_every_rule(
+    books: list[RuleBook], rows: list[dict[str, Any]], as_of: date
+) -> None:
+    _assert_memoised_equals_reference(books, rows, as_of)
+
+
+def test_entities_with_nothing_covered_or_listed_above_share_answers_by_figures_given(
+    books: list[RuleBook],
+) -> None:
+    # S5 and S8: different owners, the same figures given; S7: no figures; S6: a listed
+    # owner above; S9: no rows. Same columns throughout, so only ownership tells them apart.
+    columns = {
+        "incorporation_country": None,
+        "hq_country": "US",
+        "country": "US",
+        "dfars_exception": None,
+        "material": None,
+    }
+    rows = [
+        {"id": sid, "chain": {"separation": {"CN": 1.0}}, "matches": matches, **columns}
+        for matches in ("none", "empty")
+        for sid in ("S5", "S7", "S8", "S6", "S9", "S7", "S5")
+    ]
+    _assert_memoised_equals_reference(books, rows, date(2026, 11, 28))
+
+
+class _OwnerCount(Kind):
+    """A kind that reads ownership without declaring its plain answers (say, a count of owners)."""
+
+    name = "owner_count"
+    facets = frozenset({OWNERSHIP})
+
+
+def test_only_kinds_that_declare_it_are_answered_per_figures_given() -> None:
+    shipped = compile_condition({"government_holding": {"at_least": 0.25}})
+    assert shipped.ownership_plain()
+    other = _OwnerCount({})
+    assert not other.ownership_plain()
+    combined = All([])
+    combined.children = [shipped, other]
+    assert not combined.ownership_plain()
+
+
+def _assert_memoised_equals_reference(
     books: list[RuleBook], rows: list[dict[str, Any]], as_of: date
 ) -> None:
     horizon_end = date(as_of.year + 2, as_of.month, as_of.day)

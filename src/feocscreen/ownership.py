@@ -111,6 +111,7 @@ class OwnershipGraph:
         self.owner_info: dict[str, tuple[str | None, str | None]] = {}
         self.warnings: list[Issue] = []
         self._fc_memo: dict[str, bool] = {}
+        self._reaches: dict[str, bool] = {}  # see reaches_concern
         self._root_keys: dict[str, str] = {}  # display name -> normalised, for paths()
         frame = portfolio.ownership
         # Column by column rather than a dict per row: the sheet can have 100k+ rows.
@@ -309,6 +310,20 @@ class OwnershipGraph:
                 best = (total, paths)
         return best
 
+    def reaches_concern(self, key: str) -> bool:
+        """Whether any owner above the entity, at any depth, is in a covered nation or on an
+        SFE list. When none is, no look-through finds anything: no government, foreign-
+        controlled party or SFE holds any of it, whatever the trail (each of those tests
+        needs a covered nation or a listing somewhere above)."""
+        found = self._reaches.get(key)
+        if found is None:
+            found = self._reaches[key] = any(
+                self.owner_info.get(owner, (None, None))[0] in self.covered
+                or owner in self.listed_owners
+                for owner in self.ancestors(key)
+            )
+        return found
+
     def ancestors(self, key: str) -> set[str]:
         """Every owner reachable upward from an entity (normalised keys)."""
         seen: set[str] = set()
@@ -373,6 +388,23 @@ class EntityOwnership:
     @property
     def has_rows(self) -> bool:
         return self.key in self.graph.edges
+
+    @property
+    def figures_given(self) -> tuple[bool, bool, bool]:
+        """Which figures the entity's own owner rows give: equity, voting or board; debt;
+        appoints_officer. With no covered or listed owner above it (``plain``), the
+        ownership tests' answers depend on nothing else."""
+        edges = self.graph.edges.get(self.key, [])
+        return (
+            self.has_holding_figures,
+            any(e.values.get("debt") is not None for e in edges),
+            any(e.appoints_officer is not None for e in edges),
+        )
+
+    @property
+    def plain(self) -> bool:
+        """Owner rows, but no owner above in a covered nation or on an SFE list."""
+        return self.has_rows and not self.graph.reaches_concern(self.key)
 
     @property
     def has_holding_figures(self) -> bool:

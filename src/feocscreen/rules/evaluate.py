@@ -13,9 +13,10 @@ A large portfolio repeats itself, so answers are kept for what suppliers share:
   stage by stage from a memo keyed by (stage, country shares), holding their findings
   ready but for the finding id and the evidence cells;
 - the other rules depend on a few supplier columns, the ownership rows and the
-  watchlist matches. For a supplier without ownership rows or matches their answers,
-  prongs included, are kept per value of those columns; only the evidence cells are
-  looked up for each supplier.
+  watchlist matches. For a supplier without matches, and without ownership rows or with
+  none that reach a covered nation or a listed owner (then only which figures the rows
+  give matters), their answers, prongs included, are kept per value of those columns;
+  only the evidence cells are looked up for each supplier.
 
 Memos belong to a run (its group resolver) and go with it. Either way a supplier gets
 exactly the verdict that evaluating every rule on it gives: tests/test_eval_equivalence.py
@@ -277,17 +278,23 @@ def _context_key(conditions: list[Kind]) -> Callable[[Subject], Any] | None:
         reads |= more
     columns = tuple(sorted(r for r in reads if r not in (OWNERSHIP, MATCHES)))
     ownership = OWNERSHIP in reads
+    plain = all(condition.ownership_plain() for condition in conditions)
     matches = MATCHES in reads
 
     def key(subject: Subject) -> Any:
-        own_state = 0
+        own_state: Any = 0
         if ownership:
             own = subject.ownership
             if own is not None:
-                # The kinds that fill shared memos do so only through ownership rows.
+                # The kinds that fill shared memos do so only through ownership rows, and
+                # for a plain entity they find nothing to remember: every owner above it
+                # is not foreign-controlled, whatever is asked first.
                 if own.has_rows:
-                    return None
-                own_state = 1
+                    if not plain or not own.plain:
+                        return None
+                    own_state = own.figures_given
+                else:
+                    own_state = 1
         match_state = 0
         if matches and subject.matches is not None:
             if subject.matches or subject.owner_matches:

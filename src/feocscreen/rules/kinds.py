@@ -129,6 +129,10 @@ class Kind:
     # What of the subject the answer depends on: CHAIN, OWNERSHIP, MATCHES, or supplier
     # column names; None when not declared (then nothing may be assumed).
     facets: ClassVar[frozenset[str] | None] = None
+    # For a kind reading OWNERSHIP: whether, for an entity whose owners reach no covered
+    # nation or SFE list (``EntityOwnership.plain``), the answer depends on nothing of the
+    # ownership but which figures its rows give (``EntityOwnership.figures_given``).
+    plain_ownership: ClassVar[bool] = False
 
     def __init__(self, params: Any) -> None:
         self.params = params
@@ -151,6 +155,12 @@ class Kind:
     def parts(self) -> list[Kind]:
         """The sub-conditions of a combinator (none for a primitive)."""
         return []
+
+    def ownership_plain(self) -> bool:
+        """``plain_ownership`` of this condition and every sub-condition that reads OWNERSHIP."""
+        if self.facets is not None and OWNERSHIP in self.facets and not self.plain_ownership:
+            return False
+        return all(part.ownership_plain() for part in self.parts())
 
     def reads(self) -> frozenset[str] | None:
         """Everything the answer depends on (with the sub-conditions'); None when unknown."""
@@ -431,6 +441,7 @@ class GovernmentHolding(Kind):
         "seats, directly or through intermediate owners."
     )
     facets = frozenset({OWNERSHIP})
+    plain_ownership = True  # no holder found: zero shares, notes from figures_given
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         self.at_least = float(params["at_least"])
@@ -474,6 +485,7 @@ class ForeignControlled(Kind):
     )
     fills_shared_memos = True  # asks who is foreign-controlled, memoised per graph
     facets = JURISDICTION_COLUMNS | {OWNERSHIP}
+    plain_ownership = True  # no holder found: zero shares, notes from figures_given
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         self.above = float(params.get("above", 0.5))
@@ -538,6 +550,7 @@ class ForeignInfluenced(Kind):
     }
     fills_shared_memos = True  # asks who is foreign-controlled, memoised per graph
     facets = frozenset({OWNERSHIP, MATCHES})
+    plain_ownership = True  # no holder found: zero shares, notes from figures_given
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         self.test = str(params["test"])
