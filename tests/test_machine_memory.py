@@ -1,5 +1,6 @@
-"""The allocator policy of one-run processes (``machine.keep_freed_memory``): freed memory
-is kept for the next allocation until ``release_freed_memory`` hands it back."""
+"""What a CLI process does with its memory: freed memory kept for the next allocation
+until ``release_freed_memory`` hands it back (``machine.keep_freed_memory``), and no
+last collector pass over every object at exit."""
 
 from __future__ import annotations
 
@@ -53,3 +54,23 @@ def test_freed_memory_is_kept_until_released() -> None:
 def test_default_allocator_hands_large_buffers_back() -> None:
     after_free, _ = _resident_after("default")
     assert after_free < 4  # what the policy changes: glibc unmaps a large buffer at once
+
+
+def test_the_cli_leaves_nothing_for_the_collector_to_walk_at_exit() -> None:
+    # registered before the CLI's own exit handler, so it runs after it (last in, first out)
+    script = textwrap.dedent(
+        """
+        import atexit, gc
+        atexit.register(lambda: print("frozen" if gc.get_freeze_count() else "walked"))
+        from feocscreen.cli import main
+        for _ in range(2):  # one handler, however many runs
+            try:
+                main(["rules", "list"])
+            except SystemExit:
+                pass
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.splitlines()[-1] == "frozen"

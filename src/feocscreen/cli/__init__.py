@@ -5,6 +5,8 @@ Each module in this package that defines ``register(group)`` adds its commands.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 import pkgutil
 import sys
@@ -67,6 +69,26 @@ def main(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    _spare_the_last_collection()
+
+
+_EXIT_HOOKED: list[bool] = []
+
+
+def _spare_the_last_collection() -> None:
+    """Have the process skip the garbage collector's last full pass at exit.
+
+    A large run leaves millions of objects in its modules' caches (owner names, rule
+    memos, country data), and before a process ends the interpreter walks every object
+    once more looking for reference cycles: 0.3 s after a 1M-row screen, 0.15 s after a
+    100k one, for nothing the outputs need (they are closed by then). ``gc.freeze`` in an
+    exit handler takes every object out of the collector's sight; exit handlers still
+    run, objects are still freed as their references go, and the memory goes back to
+    the system with the process. Once per process (the CLI can run many times in one).
+    """
+    if not _EXIT_HOOKED:
+        _EXIT_HOOKED.append(True)
+        atexit.register(gc.freeze)
 
 
 def _register_commands() -> None:
