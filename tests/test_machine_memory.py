@@ -63,7 +63,7 @@ def test_the_cli_leaves_nothing_for_the_collector_to_walk_at_exit() -> None:
         import atexit, gc
         atexit.register(lambda: print("frozen" if gc.get_freeze_count() else "walked"))
         from feocscreen.cli import main
-        for _ in range(2):  # one handler, however many runs
+        for _ in range(2):  # twice in one process, as a test session does
             try:
                 main(["rules", "list"])
             except SystemExit:

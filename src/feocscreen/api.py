@@ -39,8 +39,8 @@ from .graph import (
     Chains,
     SupplierChain,
     build_chains,
-    covered_share,
     midstream_index,
+    stage_shares,
 )
 from .machine import can_fork, process_context, release_freed_memory, usable_cpus
 from .models import MIDSTREAM, STAGES, Issue, ScreenConfig
@@ -745,7 +745,7 @@ class _StageShapes:
             if shape is None:
                 if len(known) >= self.LIMIT:
                     known.clear()
-                shape = known[distribution] = self._shape(shares, distribution)
+                shape = known[distribution] = self._shape(shares)
             if stage in exposure:
                 exposure[stage] = shape.exposure
                 unverified[stage] = shape.unverified
@@ -753,19 +753,18 @@ class _StageShapes:
             allied[stage] = dict(shape.allied)
         return exposure, unverified, countries, allied
 
-    def _shape(
-        self, shares: dict[str, float], distribution: tuple[tuple[str, float], ...]
-    ) -> _StageShape:
+    def _shape(self, shares: dict[str, float]) -> _StageShape:
         # Per group, one pass over the countries adding each share to the groups holding it
         # in declaration order (the same sums as summing group by group).
         totals: dict[str, float] = dict.fromkeys(self.groups, 0)
-        for country, share in distribution:
+        for country, share in shares.items():
             for group in self.groups_of.get(country, ()):
                 totals[group] += share
+        exposure, unverified = stage_shares(shares, self.covered)
         return _StageShape(
             dict(sorted(shares.items())),
-            round(covered_share(shares, self.covered), 10),
-            round(shares.get(UNVERIFIED, 0.0), 10),
+            exposure,
+            unverified,
             {group: round(total, 10) for group, total in totals.items()},
         )
 

@@ -73,12 +73,12 @@ class BlockFile:
         would copy it twice more in memory (about 23 MB a block, 4 GB over a 1M-row run).
         """
         separator = self.separator
-        pieces: list[bytes | memoryview] = [separator] * (2 * len(parts))
-        pieces[1::2] = parts
-        if not index:
-            del pieces[0]
-        if not separator:
-            pieces = [piece for piece in pieces if piece]
+        pieces: list[bytes | memoryview] = list(parts)
+        if separator:  # before every part, the first block's first aside
+            pieces = [separator] * (2 * len(parts))
+            pieces[1::2] = parts
+            if not index:
+                del pieces[0]
         size = sum(map(len, pieces))
         ends = self._ends
         with self._changed:

@@ -553,16 +553,17 @@ def chain_figures(
     per_stage: Mapping[str, Mapping[str, float]], covered: frozenset[str]
 ) -> tuple[dict[str, float | None], dict[str, float | None]]:
     """``stage_figures`` of one supplier's stage → country shares."""
-    exposure: dict[str, float | None] = {}
-    unverified: dict[str, float | None] = {}
+    exposure: dict[str, float | None] = dict.fromkeys(STAGES)
+    unverified: dict[str, float | None] = dict.fromkeys(STAGES)
     for stage in STAGES:
         if stage in per_stage:
-            exposure[stage] = round(covered_share(per_stage[stage], covered), 10)
-            unverified[stage] = round(per_stage[stage].get(UNVERIFIED, 0.0), 10)
-        else:
-            exposure[stage] = None
-            unverified[stage] = None
+            exposure[stage], unverified[stage] = stage_shares(per_stage[stage], covered)
     return exposure, unverified
+
+
+def stage_shares(shares: Mapping[str, float], covered: frozenset[str]) -> tuple[float, float]:
+    """One stage's exposure (its share in covered nations) and unverified share, rounded."""
+    return round(covered_share(shares, covered), 10), round(shares.get(UNVERIFIED, 0.0), 10)
 
 
 def midstream_index(exposure: dict[str, float | None], weights: dict[str, Any]) -> float:

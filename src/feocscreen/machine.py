@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import sys
 from multiprocessing.context import BaseContext
 from pathlib import Path
+from typing import Any
 
 
 def usable_cpus() -> int:
@@ -59,12 +61,9 @@ def release_freed_memory() -> None:
         pa.default_memory_pool().release_unused()
     except Exception:  # pragma: no cover - an Arrow build without this pool call
         pass
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl)
-        pass
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 # mallopt(3) parameters, from glibc's malloc.h
@@ -83,12 +82,23 @@ def keep_freed_memory() -> None:
     points. For one-run processes (the CLI): a server would hold on to what its largest
     run freed. Best effort: a no-op where the C library is not glibc.
     """
+    libc = _glibc()
+    if libc is None:
+        return
+    libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)
+    libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
+    libc.mallopt(_M_TOP_PAD, 64 << 20)
+
+
+@functools.cache
+def _glibc() -> Any:
+    """The C library when it is glibc (it has malloc_trim and mallopt), else None (macOS,
+    Windows, musl)."""
     try:
         import ctypes
 
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl)
-        return
-    mallopt(_M_MMAP_THRESHOLD, 32 << 20)
-    mallopt(_M_TRIM_THRESHOLD, 1 << 30)
-    mallopt(_M_TOP_PAD, 64 << 20)
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim, libc.mallopt  # noqa: B018 - glibc's own calls, or AttributeError
+    except (OSError, AttributeError):
+        return None
+    return libc

@@ -394,12 +394,17 @@ class EntityOwnership:
         """Which figures the entity's own owner rows give: equity, voting or board; debt;
         appoints_officer. With no covered or listed owner above it (``plain``), the
         ownership tests' answers depend on nothing else."""
-        edges = self.graph.edges.get(self.key, [])
-        return (
-            self.has_holding_figures,
-            any(e.values.get("debt") is not None for e in edges),
-            any(e.appoints_officer is not None for e in edges),
-        )
+        return self.has_holding_figures, self.gives_debt, self.gives_officer
+
+    @property
+    def gives_debt(self) -> bool:
+        """Whether any direct owner row gives a debt share (else the debt test is untestable)."""
+        return any(e.values.get("debt") is not None for e in self.graph.edges.get(self.key, []))
+
+    @property
+    def gives_officer(self) -> bool:
+        """Whether any direct owner row says if it appoints an officer."""
+        return any(e.appoints_officer is not None for e in self.graph.edges.get(self.key, []))
 
     @property
     def plain(self) -> bool:
@@ -497,11 +502,11 @@ class EntityOwnership:
             return round(best_total, 10), f"SFEs hold {best_total * 100:.4g} % together", best_paths
         edges, sfe_edges, direct = self._direct_sfe()
         if test == "debt":
-            if all(e.values.get("debt") is None for e in edges):
+            if not self.gives_debt:
                 return None, "no debt figures given", []
             debt = min(1.0, sum(e.values.get("debt") or 0.0 for e in sfe_edges))
             return round(debt, 10), f"SFEs hold {debt * 100:.4g} % of debt", direct
-        if all(e.appoints_officer is None for e in edges):
+        if not self.gives_officer:
             return None, "appoints_officer not given", []
         appointing = [p for p, e in zip(direct, sfe_edges, strict=True) if e.appoints_officer]
         if appointing:

@@ -72,9 +72,6 @@ def main(ctx: click.Context, debug: bool) -> None:
     _spare_the_last_collection()
 
 
-_EXIT_HOOKED: list[bool] = []
-
-
 def _spare_the_last_collection() -> None:
     """Have the process skip the garbage collector's last full pass at exit.
 
@@ -86,9 +83,8 @@ def _spare_the_last_collection() -> None:
     run, objects are still freed as their references go, and the memory goes back to
     the system with the process. Once per process (the CLI can run many times in one).
     """
-    if not _EXIT_HOOKED:
-        _EXIT_HOOKED.append(True)
-        atexit.register(gc.freeze)
+    atexit.unregister(gc.freeze)
+    atexit.register(gc.freeze)
 
 
 def _register_commands() -> None:

@@ -86,7 +86,6 @@ EXCEL_MAX_CELL = 32_767  # Excel's hard limit on characters in one cell
 # Excel itself stops at 65,530 links per sheet.
 HYPERLINK_LIMIT = 10_000
 FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")  # OWASP CSV-injection lead characters
-# Text a cell holds as it is: no formula lead, markup, space or control character (ids)
 # Text a cell shows exactly as it is, with nothing to escape: no control or markup
 # characters (tab and line feed aside), no unpaired surrogates or non-characters, no
 # space at either end (``xml:space``), no formula lead. Such text is written as it comes.

@@ -66,8 +66,8 @@ def evidence_refs(evidence: Any) -> list[str]:
         if type(item) is dict and not item.get("path"):  # a cell: the common case
             sheet, cell, file = item.get("sheet"), item.get("cell"), item.get("file")
             texts = type(sheet) is str and type(cell) is str and type(file) is str
-            if texts and sheet and cell and file:
-                refs.append(_cell_ref(sheet, cell, file))
+            if texts and sheet and cell and file:  # what the lines below make of it
+                refs.append(clean_text(f"{sheet}!{cell} ({file})".strip()))
                 continue
         if not isinstance(item, Mapping):
             refs.append(clean_text(item))
@@ -85,25 +85,6 @@ def evidence_refs(evidence: Any) -> list[str]:
             ref += f" ({item['file']})"
         refs.append(clean_text(ref.strip()))
     return refs
-
-
-def _cell_ref(sheet: str, cell: str, file: str) -> str:
-    """``evidence_refs`` of a cell with a sheet, an A1 reference and a file: the sheet's and
-    file's parts cleaned once per pair (control characters go one by one, so the parts can
-    be cleaned apart; the text starts with the sheet and ends with ')', so only the
-    sheet's leading space is stripped)."""
-    parts = _REF_PARTS.get((sheet, file))
-    if parts is None:
-        if len(_REF_PARTS) >= 4096:
-            _REF_PARTS.clear()
-        parts = _REF_PARTS[(sheet, file)] = (
-            clean_text(f"{sheet}!".lstrip()),
-            clean_text(f" ({file})"),
-        )
-    return parts[0] + (cell if cell.isalnum() else clean_text(cell)) + parts[1]
-
-
-_REF_PARTS: dict[tuple[str, str], tuple[str, str]] = {}
 
 
 def first_location(evidence: Any) -> tuple[str, int | None] | None:
