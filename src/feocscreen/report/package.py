@@ -10,6 +10,10 @@ the chunks join into one deflate stream that any unzip reads, within a few bytes
 chunk of what the whole makes at the same level. zlib-ng lets go of the GIL while it
 works, so threads suffice. The bytes do not depend on the number of threads.
 
+Large parts are deflated at zlib-ng's level 5 (LEVEL), not the default 6: on the report's
+sheet XML it deflates a quarter faster for 0.4 % more bytes (1.4 CPU s of a report at the
+row limit).
+
 The report's table sheets go further: their rows are deflated as they are written
 (``Deflater``), so the sheet reaches the disk already compressed (120 MB, not 1.6 GB, at
 the row limit) and the save only copies it into the zip.
@@ -34,6 +38,9 @@ from ..machine import clear_for_writing, usable_cpus
 DEFLATE_CHUNK = 2 << 20  # bytes deflated by one task (2 MiB: a few in flight stay small)
 PARALLEL_FROM = 2 * DEFLATE_CHUNK  # smaller parts are deflated by zipfile itself
 WINDOW = 32 << 10  # deflate's window: what a chunk may refer back to
+# zlib-ng's level 5 against its default 6 on 227 MB of a report's sheet XML (2 MiB
+# chunks): 0.59 against 0.80 CPU s, 16.81 against 16.74 MB; level 4 is 13 % larger.
+LEVEL = 5
 
 
 Deflated = tuple[int, int, int]  # CRC-32, size and deflated size of a part
@@ -66,7 +73,7 @@ class Deflating:
         self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="deflate")
         self.parts: dict[str, Deflated] = {}
 
-    def deflater(self, target: IO[bytes], level: int = zlib.Z_DEFAULT_COMPRESSION) -> Deflater:
+    def deflater(self, target: IO[bytes], level: int = LEVEL) -> Deflater:
         return Deflater(target, self, level)
 
     def close(self) -> None:
@@ -145,9 +152,7 @@ class _Package(ZipFile):
             super().write(filename, arcname, compress_type, compresslevel)
             return
         level = compresslevel if compresslevel is not None else self.compresslevel
-        self._write_part(
-            path, arcname, None, zlib.Z_DEFAULT_COMPRESSION if level is None else level
-        )
+        self._write_part(path, arcname, None, LEVEL if level is None else level)
 
     def _write_part(
         self, path: Path, arcname: Any, deflated: Deflated | None, level: int = 0
