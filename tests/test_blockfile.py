@@ -201,10 +201,10 @@ def test_a_worker_that_fails_stops_the_run_without_waiting(tmp_path: Path) -> No
         ["--json", str(tmp_path / "r.json")],
         prelude="""
         encode = screen_cli.encode_outputs
-        def failing(supplier, text, rows):
+        def failing(supplier, text, rows, **more):
             if supplier["supplier_id"] == "S010":
                 raise ValueError("cannot encode S010")
-            return encode(supplier, text, rows)
+            return encode(supplier, text, rows, **more)
         screen_cli.encode_outputs = failing
         """,
     )

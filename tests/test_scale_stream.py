@@ -188,6 +188,46 @@ def test_a_gate_on_many_findings_lists_the_worst_and_counts_them_all(
         assert shown[0].startswith(f"{whole.total} finding(s) at or above low")
 
 
+def test_questions_that_cannot_reach_the_summary_are_counted_not_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows built where suppliers are screened carry only the questions the Summary can
+    still show (per block on workers, per run in one process); the Summary is the one
+    every supplier's questions give, its count of the rest included."""
+    from feocscreen import api
+    from feocscreen.report import excel
+
+    monkeypatch.setattr(excel, "ASK_LIMIT", 5)
+    config = ScreenConfig(inputs=(DEMO,), lists=LISTS, as_of=date.fromisoformat(AS_OF))
+    whole = screen(config).data
+    budget = excel.AskBudget()
+    built = [excel.supplier_rows(s, budget) for s in whole["suppliers"]]
+    dropped = [r for r in built if r.ask_count and not r.asks]
+    assert dropped and all(len(r.asks) == r.ask_count for r in built if r.asks)
+    assert sum(r.ask_count for r in built) > 2 * excel.ASK_LIMIT
+
+    with monkeypatch.context() as every_question:  # the reference: nothing dropped
+        every_question.setattr(excel.AskBudget, "wants", lambda self, order: True)
+        write_report(whole, tmp_path / "every.xlsx")
+    expected = _cells(tmp_path / "every.xlsx")["Summary"]
+    assert any("more questions" in str(row[0]) for row in expected)
+
+    monkeypatch.setattr(screen_cli, "PRETTY_JSON_LIMIT", 0)  # rows built where screened
+    monkeypatch.setattr(api, "SUPPLIER_BLOCK", 4)
+    write_report(whole, tmp_path / "whole.xlsx")
+    assert _cells(tmp_path / "whole.xlsx")["Summary"] == expected
+    for workers in ("1", "2"):
+        monkeypatch.setenv("FEOCSCREEN_WORKERS", workers)
+        report = tmp_path / f"w{workers}.xlsx"
+        args = ["screen", str(DEMO), "--as-of", AS_OF, "-q", "-o", str(report)]
+        args += ["--json", str(tmp_path / f"w{workers}.json")]
+        for path in LISTS:
+            args += ["-l", str(path)]
+        run = CliRunner().invoke(main, args)
+        assert run.exit_code == 0, run.output
+        assert _cells(report)["Summary"] == expected, workers
+
+
 def test_screening_suppliers_creates_no_reference_cycles() -> None:
     """Runs pause the cyclic collector; a cycle per supplier would then leak until the end
     (a self-calling closure in the ownership walk once cost 330 MB at 1M rows)."""

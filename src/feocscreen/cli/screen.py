@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 import orjson
@@ -22,6 +22,9 @@ from ..blockfile import BlockFile
 from ..machine import clear_for_writing
 from ..report.view import split_result
 from .options import config_from_options, screening_options
+
+if TYPE_CHECKING:
+    from ..report.excel import AskBudget
 
 TIER_STYLE = {
     "critical": "bold red",
@@ -140,8 +143,13 @@ def screen_command(
                 if run is not None and not (json_sink is not None and json_sink.pretty):
                     # Each supplier is encoded for the outputs where it is screened (on
                     # forked workers when the run is large); only that comes back.
+                    # A worker gets its own copy of `asks` with each block: a budget per
+                    # block, or one for the run when it is screened here.
                     encode = partial(
-                        encode_outputs, text=json_sink is not None, rows=report_sink is not None
+                        encode_outputs,
+                        text=json_sink is not None,
+                        rows=report_sink is not None,
+                        asks=report_sink.ask_budget() if report_sink is not None else None,
                     )
                     # the JSON of a block is written into the file where it is encoded
                     placed = json_sink.placed(run.block_count) if json_sink is not None else None
@@ -272,13 +280,16 @@ class _PlacedJson:
         return [(None, rows) for _, rows in encoded]
 
 
-def encode_outputs(supplier: dict[str, Any], text: bool, rows: bool) -> tuple[Any, Any]:
-    """What the outputs need of one supplier: its compact JSON text, its report rows."""
+def encode_outputs(
+    supplier: dict[str, Any], text: bool, rows: bool, asks: AskBudget | None = None
+) -> tuple[Any, Any]:
+    """What the outputs need of one supplier: its compact JSON text, its report rows (with
+    the questions `asks` says the Summary can still show)."""
     sheet_rows = None
     if rows:
         from ..report.excel import supplier_rows
 
-        sheet_rows = supplier_rows(supplier)
+        sheet_rows = supplier_rows(supplier, asks)
     return (_compact(supplier) if text else None, sheet_rows)
 
 

@@ -161,20 +161,52 @@ class SupplierRows:
     findings: list[list[Any]]
     ownership: list[list[Any]]
     matches: list[list[Any]]
-    asks: list[tuple[str, str, str, str, str]]
+    asks: list[tuple[str, str, str, str, str]]  # empty when none can reach the Summary
+    ask_count: int  # how many questions the supplier has, kept or not
 
 
-def supplier_rows(supplier: Mapping[str, Any]) -> SupplierRows:
+class AskBudget:
+    """The questions of the suppliers seen so far, per tier, for ``supplier_rows``.
+
+    The Summary keeps the ASK_LIMIT first questions by tier, worst first, then by order in
+    the result. Once ASK_LIMIT questions of a tier as bad or worse came before a supplier,
+    none of its questions can be kept: they are counted (the Summary says how many more
+    there are), not sent on. A budget must see suppliers in result order, but need not see
+    all of them: one per block of a run, or one per run, both keep every question that can
+    be shown.
+    """
+
+    def __init__(self) -> None:
+        self.seen = [0] * (len(TIERS) + 1)  # by _tier_order
+
+    def wants(self, order: int) -> bool:
+        """Whether questions of a supplier of this tier order may still be kept."""
+        return sum(self.seen[: order + 1]) < ASK_LIMIT
+
+    def add(self, order: int, count: int) -> None:
+        self.seen[order] += count
+
+
+def supplier_rows(supplier: Mapping[str, Any], budget: AskBudget | None = None) -> SupplierRows:
     """One supplier's rows on the Suppliers, Findings, Ownership and Matches sheets, its
-    finding counts and its questions for the Summary."""
+    finding counts and its questions for the Summary (none when `budget` tells that none
+    can be kept; their number either way)."""
     counts = finding_counts(supplier)
+    asks = list(_ReportWriter.supplier_asks(supplier))
+    ask_count = len(asks)
+    if budget is not None:
+        order = _tier_order(clean_text(supplier.get("tier")))
+        if not budget.wants(order):
+            asks = []
+        budget.add(order, ask_count)
     return SupplierRows(
         counts,
         _ReportWriter.supplier_row(supplier, counts),
         list(_ReportWriter.finding_rows(supplier)),
         list(_ReportWriter.ownership_rows(supplier)),
         list(_ReportWriter.match_rows(supplier)),
-        list(_ReportWriter.supplier_asks(supplier)),
+        asks,
+        ask_count,
     )
 
 
@@ -197,6 +229,11 @@ class ReportStream:
     def rows(self, rows: SupplierRows) -> None:
         """A supplier given as its rows, built elsewhere (e.g. where it was screened)."""
         self.writer.add_rows(rows)
+
+    @staticmethod
+    def ask_budget() -> AskBudget:
+        """A budget for building the rows elsewhere (see ``supplier_rows``)."""
+        return AskBudget()
 
     def finish(self, tail: Result) -> list[Path]:
         """Write the sheets that need the whole run, save, and return the files written."""
@@ -230,6 +267,7 @@ class _ReportWriter:
         self.counts = {"active": 0, "upcoming": 0, "waived": 0}
         self._asks: list[tuple[int, int, tuple[str, str, str, str, str]]] = []  # max-heap
         self._ask_total = 0
+        self._budget = AskBudget()  # for the suppliers added whole, in result order
         self.tables = {
             "Suppliers": _Table(
                 self, "Suppliers", SUPPLIER_COLUMNS, "No supplier could be screened."
@@ -392,7 +430,7 @@ class _ReportWriter:
     # ---- sheets -------------------------------------------------------------------------
     def add_supplier(self, supplier: Mapping[str, Any]) -> None:
         """One screened supplier: its rows on every per-supplier sheet, its counts and asks."""
-        self.add_rows(supplier_rows(supplier))
+        self.add_rows(supplier_rows(supplier, self._budget))
 
     def add_rows(self, rows: SupplierRows) -> None:
         """One screened supplier's rows (see ``supplier_rows``)."""
@@ -410,6 +448,8 @@ class _ReportWriter:
                 add(row)
         for ask in rows.asks:
             self._ask(ask)
+        if not rows.asks:  # none could be kept (see AskBudget): only their number counts
+            self._ask_total += rows.ask_count
 
     def _ask(self, ask: tuple[str, str, str, str, str]) -> None:
         """Keep the ASK_LIMIT first questions by (tier, order seen): the worst tiers first,
