@@ -366,8 +366,11 @@ def test_template_filled_in_validates_cleanly(tmp_path: Path):
 def test_recycled_feed_shares_add_up_with_mining(make_workbook):
     path = make_workbook(
         suppliers=[["M", "Maker", "JP", "separation", 1]],
-        sourcing=[["M", "mining", "AU", 50, None], ["M", "recycling", "JP", 50, None],
-                  ["M", "separation", "JP", 100, None]],
+        sourcing=[
+            ["M", "mining", "AU", 50, None],
+            ["M", "recycling", "JP", 50, None],
+            ["M", "separation", "JP", 100, None],
+        ],
     )
     portfolio = load_portfolio([path])
     assert [i.code for i in portfolio.issues] == []

@@ -46,8 +46,16 @@ def _violations(folder: str, forbidden: tuple[str, ...]) -> list[str]:
     ("folder", "forbidden"),
     [
         ("cli", ("pandas", "numpy")),
-        ("report", ("feocscreen.score", "feocscreen.rules", "feocscreen.graph",
-                    "feocscreen.ownership", "feocscreen.match")),
+        (
+            "report",
+            (
+                "feocscreen.score",
+                "feocscreen.rules",
+                "feocscreen.graph",
+                "feocscreen.ownership",
+                "feocscreen.match",
+            ),
+        ),
         ("match.py", ("feocscreen.rules", "feocscreen.score")),
         ("models.py", ("pandas", "numpy", "feocscreen")),
         ("score.py", ("feocscreen.ingest", "feocscreen.report")),
