@@ -318,6 +318,26 @@ def test_verbose_adds_stage_timings_to_the_terminal_summary(tmp_path):
     assert "screened" in plain.stderr and quiet.stderr == "" and verbose.stdout == ""
 
 
+def test_verbose_lists_the_first_warnings_and_counts_the_rest_by_code(tmp_path, monkeypatch):
+    """A sheet at Excel's row limit has tens of thousands of warnings: --verbose lists the
+    first WARNINGS_SHOWN and counts the others by code."""
+    from collections import Counter
+
+    monkeypatch.setattr("feocscreen.cli.screen.WARNINGS_SHOWN", 1)
+    out = tmp_path / "r.json"
+    args = ["screen", str(DEMO), "--as-of", AS_OF.isoformat(), "--json", str(out), "--verbose"]
+    run = CliRunner().invoke(main, args)
+    warnings = json.loads(out.read_text(encoding="utf-8"))["validation"]["warnings"]
+    assert len(warnings) > 2
+    lines = run.stderr.splitlines()
+    listed = [line for line in lines if line.startswith("  warning [")]
+    assert listed == [f"  warning [{warnings[0]['code']}] {warnings[0]['message']}"]
+    rest = Counter(w["code"] for w in warnings[1:])
+    counted = ", ".join(f"{code} {n}" for code, n in rest.most_common())
+    assert f"  … {len(warnings) - 1} more warning(s): {counted} (" in run.stderr
+    assert any(line.strip().startswith("evaluating: ") for line in lines)  # timings follow
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 @pytest.mark.parametrize("compact", [False, True])
 def test_a_json_file_that_cannot_be_written_is_a_usage_error(monkeypatch, compact):

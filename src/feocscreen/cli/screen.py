@@ -10,6 +10,7 @@ import contextlib
 import heapq
 import json
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -36,6 +37,7 @@ TIER_STYLE = {
 TOP_EXPOSURES = 5  # suppliers listed in the terminal summary
 PRETTY_JSON_LIMIT = 2000
 GATE_SHOWN = 20  # counted findings listed under a tripped gate (the rest are counted)
+WARNINGS_SHOWN = 20  # input warnings listed by --verbose (the rest are counted by code)
 
 
 @click.command("screen")
@@ -383,8 +385,18 @@ def _summary(
         f"validation: {len(validation['errors'])} error(s), {len(validation['warnings'])} warning(s)"
     )
     if verbose:
-        for issue in validation["warnings"]:
+        warnings = validation["warnings"]
+        for issue in warnings[:WARNINGS_SHOWN]:
             console.print(f"  warning [{issue['code']}] {issue['message']}", markup=False)
+        if len(warnings) > WARNINGS_SHOWN:  # a large sheet has tens of thousands
+            more = Counter(issue["code"] for issue in warnings[WARNINGS_SHOWN:])
+            console.print(
+                f"  … {len(warnings) - WARNINGS_SHOWN} more warning(s): "
+                + ", ".join(f"{code} {n}" for code, n in more.most_common())
+                + " (all in the result's validation.warnings, the report's Validation sheet"
+                " and `feocscreen validate`)",
+                markup=False,
+            )
         for name, seconds in data["audit"]["timings"].items():
             console.print(f"  {name}: {seconds:.3f} s")
     if json_out and json_out != "-":
