@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from feocscreen.graph import midstream_index
 from feocscreen.models import SEVERITIES, STAGES
 from feocscreen.rules.load import load_rulebook
 from feocscreen.score import (
@@ -61,6 +62,31 @@ def test_score_and_tier_in_one_pass_agree_with_each_alone(specs, unverified):
     expected = (score_findings(alone, WEIGHTS), tier(alone, TIERS, unverified))
     assert score_and_tier(together, WEIGHTS, TIERS, unverified) == expected
     assert together == alone  # the same contributions set
+
+
+shares = st.none() | st.floats(0, 1) | st.sampled_from([0.0, 0.1, 0.2, 1 / 3, 0.7])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.fixed_dictionaries({stage: shares for stage in STAGES}),
+    st.dictionaries(
+        st.sampled_from(STAGES),
+        st.integers(0, 3) | st.floats(0, 1) | st.sampled_from([0.15, 0.2, 0.35]),
+        max_size=5,
+    ),
+)
+def test_midstream_index_is_the_renormalised_weighted_mean(exposure, weights):
+    """The stage-weighted mean over the stages in the chain, to the last digit as the
+    formula written out reads (weights in their order, each stage's share times its weight)."""
+    present = {s: float(w) for s, w in weights.items() if exposure.get(s) is not None}
+    total = sum(present.values())
+    expected = (
+        0.0
+        if total <= 0
+        else round(sum(float(exposure[s] or 0.0) * w for s, w in present.items()) / total, 10)
+    )
+    assert midstream_index(exposure, weights) == expected
 
 
 def test_score_formula_and_tier():

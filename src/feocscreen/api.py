@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import jsonschema
+import numpy as np
 import pandas as pd
 
 from . import __version__, progress
@@ -613,16 +614,20 @@ class _Locations:
         sourcing = portfolio.sourcing
         file_code, files = pd.factorize(sourcing["_file"], use_na_sentinel=True)
         sheet_code, sheets = pd.factorize(sourcing["_sheet"], use_na_sentinel=True)
-        self.file_code, self.sheet_code = file_code, sheet_code
+        rows = pd.to_numeric(sourcing["_row"], errors="coerce").to_numpy(dtype="float64")
+        # Read through memoryviews: an item comes out as a Python int or float, without the
+        # NumPy scalar an array's item makes first.
+        self.file_code = np.ascontiguousarray(file_code, dtype=np.int64).data
+        self.sheet_code = np.ascontiguousarray(sheet_code, dtype=np.int64).data
+        self.rows = np.ascontiguousarray(rows).data
         self.files = [str(f) for f in files]
         self.sheets = [str(s) for s in sheets]
-        self.rows = pd.to_numeric(sourcing["_row"], errors="coerce").to_numpy(dtype="float64")
         self.layouts = portfolio.layouts
         self._letters: dict[tuple[int, int, str], str | None] = {}
 
     def evidence(self, index: int, column: str) -> dict[str, Any]:
         """What ``_evidence`` gives for that row's cell in ``column``."""
-        f, sh, row = int(self.file_code[index]), int(self.sheet_code[index]), self.rows[index]
+        f, sh, row = self.file_code[index], self.sheet_code[index], self.rows[index]
         if f < 0 or row != row:  # no file, or a NaN row
             return {"file": None, "sheet": None, "row": None, "column": column, "cell": None}
         file, sheet = self.files[f], self.sheets[sh] if sh >= 0 else None
@@ -655,8 +660,11 @@ def _supplier_entry(
     """One supplier of the result (score and tier are set after waivers); ``stage_figures``
     from ``_StageShapes.figures``."""
     sid = str(record["supplier_id"])
-    feoc = any(v is True for k, v in verdict.prongs.items() if k.startswith("feoc_"))
-    pfe = any(v is True for k, v in verdict.prongs.items() if k.startswith("pfe_"))
+    feoc = pfe = False  # whether any prong of each holds
+    for name, value in verdict.prongs.items():
+        if value is True:
+            feoc = feoc or name.startswith("feoc_")
+            pfe = pfe or name.startswith("pfe_")
     spend = record.get("annual_spend_usd")
     exposure, unverified, stage_country, stage_allied = stage_figures
     return {
@@ -821,8 +829,8 @@ def _subject(
         rows = chain.evidence_rows.get((stage, country), ())
         evidence = [locations.evidence(r, "country") for r in rows]
         if country == UNVERIFIED:
-            declared = () if rows else chain.stage_rows.get(stage, ())
-            evidence += [locations.evidence(r, "share") for r in sorted(set(declared))]
+            declared = () if rows else chain.stage_rows(stage)
+            evidence += [locations.evidence(r, "share") for r in declared]
             if not evidence:
                 evidence.append(_evidence(portfolio, record, "stage"))
         return tuple(evidence), chain.paths.get((stage, country), ())

@@ -61,8 +61,13 @@ class SupplierChain:
 
     stage_country: dict[str, dict[str, float]]
     evidence_rows: dict[tuple[str, str], tuple[int, ...]]  # (stage, country) -> sourcing rows
-    stage_rows: dict[str, tuple[int, ...]]  # every row behind a stage
     paths: dict[tuple[str, str], tuple[tuple[str, ...], ...]]  # (stage, country) -> via paths
+
+    def stage_rows(self, stage: str) -> list[int]:
+        """Every Sourcing row behind a stage, in order (few suppliers ask: worked out then)."""
+        return sorted(
+            {row for (at, _), rows in self.evidence_rows.items() if at == stage for row in rows}
+        )
 
 
 @dataclass
@@ -112,7 +117,6 @@ class Chains:
             for k in range(dist_bounds[index], dist_bounds[index + 1]):
                 stage_country[STAGES[pos[k]]][country[k]] = share[k]
             evidence: dict[tuple[str, str], dict[int, None]] = {}
-            rows: dict[str, dict[int, None]] = {}
             paths: dict[tuple[str, str], dict[tuple[str, ...], None]] = {}
             # dicts as ordered sets: insertion order is the sorted order of the detail rows
             for k in range(detail_bounds[index], detail_bounds[index + 1]):
@@ -121,7 +125,6 @@ class Chains:
                 row = d_row[k]
                 if row >= 0:
                     evidence.setdefault(key, {})[row] = None
-                    rows.setdefault(stage, {})[row] = None
                 via = d_via[k]
                 if via:
                     paths.setdefault(key, {})[tuple(via.split(" → "))] = None
@@ -129,7 +132,6 @@ class Chains:
                 SupplierChain(
                     stage_country,
                     {key: tuple(found) for key, found in evidence.items()},
-                    {key: tuple(found) for key, found in rows.items()},
                     {key: tuple(found) for key, found in paths.items()},
                 )
             )
@@ -568,8 +570,12 @@ def stage_shares(shares: Mapping[str, float], covered: frozenset[str]) -> tuple[
 
 def midstream_index(exposure: dict[str, float | None], weights: dict[str, Any]) -> float:
     """Stage-weighted mean exposure over the midstream stages in the chain (weights renormalised)."""
-    present = {s: float(w) for s, w in weights.items() if exposure.get(s) is not None}
-    total = sum(present.values())
+    total = weighted = 0.0  # summed in the weights' order, as sum() would
+    for stage, weight in weights.items():
+        share = exposure.get(stage)
+        if share is not None:
+            total += float(weight)
+            weighted += float(share or 0.0) * float(weight)
     if total <= 0:
         return 0.0
-    return round(sum(float(exposure[s] or 0.0) * w for s, w in present.items()) / total, 10)
+    return round(weighted / total, 10)
