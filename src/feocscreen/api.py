@@ -478,7 +478,7 @@ class Screening:
                 record,
                 verdict,
                 entity,
-                shapes.figures(chain.stage_country),
+                shapes.figures(chain.stage_country, chain.distributions),
                 book,
                 self.outcome,
             )
@@ -732,7 +732,9 @@ class _StageShapes:
         self.known: dict[tuple[tuple[str, float], ...], _StageShape] = {}
 
     def figures(
-        self, per_stage: dict[str, dict[str, float]]
+        self,
+        per_stage: dict[str, dict[str, float]],
+        distributions: dict[str, tuple[tuple[str, float], ...]] | None = None,
     ) -> tuple[
         dict[str, float | None],
         dict[str, float | None],
@@ -741,14 +743,15 @@ class _StageShapes:
     ]:
         """(stage_exposure, stage_unverified, stage_country, stage_allied) of one supplier:
         the first two over all five stages (None outside the chain, as ``chain_figures``),
-        the others over its chain's stages."""
+        the others over its chain's stages. ``distributions``: each stage's shares as
+        ``tuple(shares.items())``, when already at hand."""
         exposure: dict[str, float | None] = dict.fromkeys(STAGES)
         unverified: dict[str, float | None] = dict.fromkeys(STAGES)
         countries: dict[str, dict[str, float]] = {}
         allied: dict[str, dict[str, float]] = {}
         known = self.known
         for stage, shares in per_stage.items():
-            distribution = tuple(shares.items())
+            distribution = distributions[stage] if distributions else tuple(shares.items())
             shape = known.get(distribution)
             if shape is None:
                 if len(known) >= self.LIMIT:
@@ -796,7 +799,9 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _text(value: Any) -> str | None:
-    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
+    if value is None or type(value) is str:  # nearly every value
+        return value
+    if (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
         return None
     return str(value)
 
@@ -851,6 +856,7 @@ def _subject(
         supplier=record,
         chain=chains.chain(sid),
         stage_country=chain.stage_country,
+        distributions=chain.distributions,
         group_members=members,
         stage_evidence=stage_evidence,
         jurisdiction_evidence=jurisdiction_evidence,

@@ -60,8 +60,11 @@ class SupplierChain:
     """
 
     stage_country: dict[str, dict[str, float]]
-    evidence_rows: dict[tuple[str, str], tuple[int, ...]]  # (stage, country) -> sourcing rows
+    # (stage, country) -> its Sourcing rows, in order (a dict as an ordered set)
+    evidence_rows: dict[tuple[str, str], dict[int, None]]
     paths: dict[tuple[str, str], tuple[tuple[str, ...], ...]]  # (stage, country) -> via paths
+    # stage -> its (country, share) pairs as in stage_country: the key of per-shape memos
+    distributions: dict[str, tuple[tuple[str, float], ...]]
 
     def stage_rows(self, stage: str) -> list[int]:
         """Every Sourcing row behind a stage, in order (few suppliers ask: worked out then)."""
@@ -131,8 +134,9 @@ class Chains:
             built.append(
                 SupplierChain(
                     stage_country,
-                    {key: tuple(found) for key, found in evidence.items()},
+                    evidence,
                     {key: tuple(found) for key, found in paths.items()},
+                    {stage: tuple(shares.items()) for stage, shares in stage_country.items()},
                 )
             )
         return built

@@ -486,12 +486,10 @@ def _add_stage_findings(
     stages = plan.chain_stages.get(chain)
     if stages is None:
         stages = plan.chain_stages[chain] = tuple(s for s in STAGES if s in chain)
-    stage_country = subject.stage_country
     # per slot: whether the rule's other conditions all hold (their hits are then added)
     gates: list[bool | None] = [None] * len(plan.by_stage)
     for stage in stages:
-        shares = stage_country.get(stage)
-        distribution = tuple(shares.items()) if shares else ()
+        distribution = subject.distribution(stage)
         key = (stage, distribution)
         stage_findings = memo.get(key)
         if stage_findings is None:
