@@ -48,15 +48,33 @@ def _scored(findings: list[dict[str, Any]], weights: Mapping[str, float]) -> tup
         if counts(finding):
             counted.append((-severity_rank(finding["severity"]), finding["finding_id"], finding))
     counted.sort(key=_first_two)
-    remaining = 1.0
-    for _, _, finding in counted:
-        weight = float(weights[finding["severity"]])
-        finding["contribution"] = round(100.0 * remaining * weight, 6)
-        remaining *= 1.0 - weight
-    return round(100.0 * (1.0 - remaining), 6), -counted[0][0] if counted else -1
+    shares, score = _contributions(tuple([float(weights[f["severity"]]) for _, _, f in counted]))
+    for (_, _, finding), share in zip(counted, shares, strict=True):
+        finding["contribution"] = share
+    return score, -counted[0][0] if counted else -1
 
 
 _first_two = operator.itemgetter(0, 1)  # rank and finding id: the finding itself never compared
+_CONTRIBUTIONS: dict[tuple[float, ...], tuple[list[float], float]] = {}
+_CONTRIBUTIONS_KEPT = 4096  # distinct weight sequences; a portfolio has a few hundred
+
+
+def _contributions(weights: tuple[float, ...]) -> tuple[list[float], float]:
+    """The contributions of findings with these weights, in scoring order, and the score.
+
+    They depend on nothing else, and suppliers repeat the same few sequences, so each is
+    worked out once (rounding is most of the cost)."""
+    found = _CONTRIBUTIONS.get(weights)
+    if found is None:
+        shares = []
+        remaining = 1.0
+        for weight in weights:
+            shares.append(round(100.0 * remaining * weight, 6))
+            remaining *= 1.0 - weight
+        if len(_CONTRIBUTIONS) >= _CONTRIBUTIONS_KEPT:
+            _CONTRIBUTIONS.clear()
+        found = _CONTRIBUTIONS[weights] = (shares, round(100.0 * (1.0 - remaining), 6))
+    return found
 
 
 def tier(
