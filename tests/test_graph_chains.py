@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feocscreen.graph import build_chains, midstream_index, stage_figures
+from feocscreen.graph import build_chains, midstream_index, positions, stage_figures
 from feocscreen.models import STAGES
 from feocscreen.portfolio import Portfolio
 
@@ -149,3 +149,14 @@ def test_every_chain_stage_sums_to_one_and_nothing_is_negative(network):
                 assert unverified[stage] is None
             else:
                 assert 0 <= exposure[stage] + unverified[stage] <= 1 + 1e-9
+
+
+@settings(max_examples=60, deadline=None)
+@given(networks())
+def test_the_distribution_rows_are_grouped_by_supplier_in_id_order(network):
+    """The summary takes each distribution row's supplier position from the chains
+    instead of looking its id up: the two agree."""
+    tops, rows = network
+    chains = build_chains(portfolio(tops, rows))
+    ids = chains.distribution["supplier_id"].to_numpy(dtype=object)
+    assert chains.distribution_positions().tolist() == positions(chains.ids, ids).tolist()

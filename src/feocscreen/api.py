@@ -588,6 +588,7 @@ def _screen_forked_block(start: int, encode: Callable[[dict[str, Any]], Any]) ->
         slim.append(run._slim(entry, position))
     if run._blocks is not None:
         texts = run._blocks.done(start // SUPPLIER_BLOCK, texts)
+    figures.pack()
     return slim, texts, matched, figures
 
 
@@ -964,7 +965,11 @@ def _tail(
 ) -> dict[str, Any]:
     """The result's keys that come after its suppliers (they need every supplier)."""
     ordered_issues = sorted((i.to_dict() for i in issues), key=issue_order)
-    summary = figures.summary(chains.distribution, covered_origin, len(portfolio.not_screened))
+    # the suppliers come in the chains' order, so the distribution's rows need no look-up
+    known = chains.distribution_positions() if figures.ids == chains.ids else None
+    summary = figures.summary(
+        chains.distribution, covered_origin, len(portfolio.not_screened), known
+    )
     return {
         "validation": {
             "errors": [i for i in ordered_issues if i["severity"] == "error"],

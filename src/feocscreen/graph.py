@@ -94,6 +94,11 @@ class Chains:
         code = self._code[supplier_id]
         return self.block(code, code + 1)[0]
 
+    def distribution_positions(self) -> np.ndarray:
+        """Each ``distribution`` row's supplier as its position in ``ids``: the rows are
+        grouped by supplier, in the order of ``ids``."""
+        return np.repeat(np.arange(len(self.ids)), np.diff(self._dist_start))
+
     @property
     def stage_country(self) -> Mapping[str, dict[str, dict[str, float]]]:
         """supplier_id -> stage -> country -> share, built per look-up."""

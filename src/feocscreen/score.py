@@ -111,8 +111,10 @@ class SummaryFigures:
         self.ids: list[str] = []
         self.tiers: list[str] = []
         self.feoc_pfe: list[str] = []
-        # per supplier: spend, exposure at each stage, unverified at each stage, midstream
+        # per supplier: spend, exposure at each stage, unverified at each stage, midstream;
+        # the rows added one at a time, then the earlier ones as float tables (see pack)
         self.rows: list[tuple[Any, ...]] = []
+        self.tables: list[np.ndarray] = []
 
     def add(self, supplier: Mapping[str, Any]) -> None:
         sid = supplier["supplier_id"]
@@ -138,20 +140,30 @@ class SummaryFigures:
             figures.add(supplier)
         return figures
 
+    def pack(self) -> None:
+        """Turn the rows added so far into a float table, NaN for a blank: a worker packs
+        its block's figures before sending them, so the parent need not convert 175k rows
+        at the end of a run at Excel's row limit."""
+        if self.rows:
+            self.tables.append(np.array(self.rows, dtype="float64"))
+            self.rows = []
+
     def extend(self, other: SummaryFigures) -> None:
         """Add the suppliers `other` holds, after those already here."""
         self.ids += other.ids
         self.tiers += other.tiers
         self.feoc_pfe += other.feoc_pfe
+        if other.tables:
+            self.pack()
+            self.tables += other.tables
         self.rows += other.rows
 
     def _columns(self) -> dict[str, np.ndarray]:
         """The figures as float columns, NaN for a blank."""
         width = 2 + 2 * len(STAGES)
+        self.pack()
         table = (
-            np.array(self.rows, dtype="float64")
-            if self.rows
-            else np.empty((0, width), dtype="float64")
+            np.concatenate(self.tables) if self.tables else np.empty((0, width), dtype="float64")
         )
         columns = {"spend": table[:, 0], "midstream": table[:, -1]}
         for index, stage in enumerate(STAGES):
@@ -160,12 +172,18 @@ class SummaryFigures:
         return columns
 
     def summary(
-        self, distribution: pd.DataFrame, covered_origin: frozenset[str], not_screened: int
+        self,
+        distribution: pd.DataFrame,
+        covered_origin: frozenset[str],
+        not_screened: int,
+        supplier_positions: np.ndarray | None = None,
     ) -> dict[str, Any]:
         """DESIGN's summary block plus the report's stage × country matrix and midstream index.
 
-        ``distribution`` holds supplier_id, pos, country, share for every screened supplier.
-        Spend-weighted figures use suppliers that declared spend; without any, count-based.
+        ``distribution`` holds supplier_id, pos, country, share for every screened supplier;
+        ``supplier_positions``, when known, each of its rows' supplier as a position in the
+        ids here (else they are looked up). Spend-weighted figures use suppliers that
+        declared spend; without any, count-based.
         """
         ids = self.ids
         columns = self._columns()
@@ -215,7 +233,11 @@ class SummaryFigures:
         # Stage × country matrix: spend-weighted when any spend is declared, else each
         # supplier equal. Suppliers and countries as integer codes: one pass per stage.
         weights = np.where(has_spend, spend, 0.0) if has_spend.any() else np.ones(len(ids))
-        supplier = positions(ids, distribution["supplier_id"].to_numpy(dtype=object))
+        supplier = (
+            supplier_positions
+            if supplier_positions is not None
+            else positions(ids, distribution["supplier_id"].to_numpy(dtype=object))
+        )
         row_weight = np.where(supplier >= 0, weights[supplier], 0.0)
         country, countries = pd.factorize(distribution["country"].to_numpy(dtype=object))
         pos = distribution["pos"].to_numpy()
