@@ -228,6 +228,32 @@ def test_questions_that_cannot_reach_the_summary_are_counted_not_sent(
         assert _cells(report)["Summary"] == expected, workers
 
 
+@pytest.mark.parametrize("every", [True, False])
+def test_a_supplier_that_breaks_the_schema_stops_the_run(
+    monkeypatch: pytest.MonkeyPatch, every: bool
+) -> None:
+    """Suppliers are checked against the result's schema as they are screened (every one of
+    a small run, a sample of a large one, the first always): a broken one is a bug."""
+    import jsonschema
+
+    from feocscreen import api
+
+    if not every:
+        monkeypatch.setattr(api, "VALIDATE_ALL_LIMIT", 0)
+        monkeypatch.setattr(api, "VALIDATE_SAMPLE", 4)
+    entry = api._supplier_entry
+
+    def broken(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        made = entry(*args, **kwargs)
+        made["supplier_name"] = 7
+        return made
+
+    monkeypatch.setattr(api, "_supplier_entry", broken)
+    run = open_screening(ScreenConfig(inputs=(DEMO,), as_of=date.fromisoformat(AS_OF)))
+    with pytest.raises(jsonschema.ValidationError, match="7"):
+        list(run.suppliers())
+
+
 def test_screening_suppliers_creates_no_reference_cycles() -> None:
     """Runs pause the cyclic collector; a cycle per supplier would then leak until the end
     (a self-calling closure in the ownership walk once cost 330 MB at 1M rows)."""

@@ -324,7 +324,6 @@ class Screening:
         # processes screening blocks (see _screened_blocks); None: as many as pay off
         self.workers = default_workers(self.count) if workers is None else workers
         self.figures = SummaryFigures()
-        self._sample: list[dict[str, Any]] = []
         self._sample_step = _sample_step(self.count)
         self._consumed = False
         self._blocks: BlockSink | None = None  # set by encoded()
@@ -390,7 +389,7 @@ class Screening:
                     if self._gate is not None:
                         self._gate.add_supplier(entry)
                     if position % self._sample_step == 0:
-                        self._sample.append(entry)
+                        validate_supplier(entry)  # now, not at the end: its tail is one core
                     position += 1
                     yield entry, text
                 handle.advance(len(entries))  # a block at a time: the display needs no more
@@ -430,7 +429,7 @@ class Screening:
     def _slim(self, entry: dict[str, Any], position: int) -> dict[str, Any]:
         """What of an entry crosses back from a worker (see ``encoded``)."""
         if position % self._sample_step == 0:
-            return entry  # validated against the schema at the end: sent whole
+            return entry  # checked against the schema as it comes (_stream): sent whole
         slim = {k: v for k, v in entry.items() if k not in SLIM_DROPPED}
         gate = self._gate
         if gate is not None:  # only what the gate counts, and only what it reads of it
@@ -513,17 +512,17 @@ class Screening:
         )
         # What the run produced is checked against the schema: every part of a small result;
         # of a large one, a fixed sample of the long lists (each item is built the same way).
+        # The sampled suppliers were checked as they came (see _stream).
         validate_result(
             {
                 **self.head,
                 "not_screened": _sampled(self.head["not_screened"]),
-                "suppliers": self._sample,
+                "suppliers": [],
                 **tail,
                 "validation": {k: _sampled(v) for k, v in tail["validation"].items()},
             },
             full=True,
         )
-        self._sample = []
         if self._gate is not None:
             self.gate = self._gate.outcome(self.head["not_screened"])
         return tail
@@ -1054,3 +1053,14 @@ def validate_result(data: dict[str, Any], full: bool = False) -> None:
     """Raise if a produced result does not match the shipped schema (a bug, exit 3)."""
     validator = jsonschema.Draft202012Validator(result_schema())
     validator.validate(data if full else {**data, "suppliers": _sampled(data["suppliers"])})
+
+
+def validate_supplier(entry: dict[str, Any]) -> None:
+    """Raise if one supplier of a produced result does not match the shipped schema."""
+    _supplier_validator().validate(entry)
+
+
+@lru_cache(maxsize=1)
+def _supplier_validator() -> Any:
+    schema = result_schema()
+    return jsonschema.Draft202012Validator({"$defs": schema["$defs"], "$ref": "#/$defs/supplier"})
