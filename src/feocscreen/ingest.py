@@ -515,7 +515,9 @@ def read_sheet_columns(source: InputFile, sheet: str, own_reader: bool = False) 
                 schema_sample_rows=None,  # every row decides a column's type: none is coerced
                 dtype_coercion="strict",  # a column mixing types is left to calamine
             )
-            infos = loaded.available_columns()
+            # every column is selected: the same as available_columns(), which infers every
+            # column's type again (0.23 s for a Sourcing sheet at Excel's row limit)
+            infos = loaded.selected_columns
             table = loaded.to_arrow()
     except (KeyboardInterrupt, SystemExit, MemoryError):
         raise
