@@ -16,6 +16,8 @@ from typing import Any
 import pandas as pd
 import pytest
 import xlsxwriter
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feocscreen import ingest
 from feocscreen.errors import InputError
@@ -272,3 +274,21 @@ def test_sheets_read_together_leave_fastexcels_logger_as_it_was(tmp_path: Path) 
     finally:
         logger.setLevel(before)
     assert {sheet for _, sheet in portfolio.layouts} == {"Suppliers", "Sourcing", "Ownership"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.lists(st.none() | st.sampled_from(["", " ", "x", "é"]), min_size=6, max_size=6),
+            st.lists(st.none() | st.integers(-2, 2), min_size=6, max_size=6),
+        ),
+        max_size=4,
+    )
+)
+def test_a_row_is_kept_when_any_cell_is_neither_empty_nor_empty_text(columns) -> None:
+    import pyarrow as pa
+
+    arrays = {i: pa.array(values) for i, values in enumerate(columns)}
+    expected = [any(c[row] is not None and c[row] != "" for c in columns) for row in range(6)]
+    assert ingest._filled_rows(arrays, 6).tolist() == expected

@@ -578,9 +578,13 @@ def _filled_rows(arrays: dict[int, Any], height: int) -> npt.NDArray[np.bool_]:
 
     filled = np.zeros(height, dtype=bool)
     for array in arrays.values():
+        if filled.all():  # most sheets: the first column (an id) is filled on every row
+            break
         present = pc.is_valid(array)
         if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-            present = pc.and_(present, pc.fill_null(pc.not_equal(array, ""), False))
+            # not empty text: a length from the offsets, not a comparison of every string
+            nonempty = pc.fill_null(pc.greater(pc.binary_length(array), 0), False)
+            present = pc.and_(present, nonempty)
         filled |= present.to_numpy(zero_copy_only=False)
     return filled
 
