@@ -477,7 +477,7 @@ class Screening:
                 record,
                 verdict,
                 entity,
-                shapes.figures(chain.stage_country, chain.distributions),
+                shapes.figures(chain),
                 book,
                 self.outcome,
             )
@@ -732,9 +732,7 @@ class _StageShapes:
         self.known: dict[tuple[tuple[str, float], ...], _StageShape] = {}
 
     def figures(
-        self,
-        per_stage: dict[str, dict[str, float]],
-        distributions: dict[str, tuple[tuple[str, float], ...]] | None = None,
+        self, chain: SupplierChain
     ) -> tuple[
         dict[str, float | None],
         dict[str, float | None],
@@ -743,15 +741,15 @@ class _StageShapes:
     ]:
         """(stage_exposure, stage_unverified, stage_country, stage_allied) of one supplier:
         the first two over all five stages (None outside the chain, as ``chain_figures``),
-        the others over its chain's stages. ``distributions``: each stage's shares as
-        ``tuple(shares.items())``, when already at hand."""
+        the others over its chain's stages."""
         exposure: dict[str, float | None] = dict.fromkeys(STAGES)
         unverified: dict[str, float | None] = dict.fromkeys(STAGES)
         countries: dict[str, dict[str, float]] = {}
         allied: dict[str, dict[str, float]] = {}
         known = self.known
-        for stage, shares in per_stage.items():
-            distribution = distributions[stage] if distributions else tuple(shares.items())
+        distributions = chain.distributions
+        for stage, shares in chain.stage_country.items():
+            distribution = distributions[stage]
             shape = known.get(distribution)
             if shape is None:
                 if len(known) >= self.LIMIT:
