@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from feocscreen.cli import main
+from feocscreen.machine import clear_for_writing
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "fixtures" / "demo_suppliers.xlsx"
@@ -51,3 +53,16 @@ def test_a_protected_result_is_refused_not_replaced(tmp_path: Path) -> None:
     assert run.exit_code == 2
     assert f"cannot write {out}" in run.output
     assert out.read_text() == "kept"
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="open files counted in /proc")
+def test_an_old_output_is_let_go_after_its_name_is_gone(tmp_path):
+    path = tmp_path / "old.json"
+    path.write_bytes(b"x" * (1 << 20))
+    before = len(os.listdir("/proc/self/fd"))
+    clear_for_writing(path)
+    assert not path.exists()
+    for thread in threading.enumerate():
+        if thread.name == "let-go":
+            thread.join()
+    assert len(os.listdir("/proc/self/fd")) == before  # the held file is closed
