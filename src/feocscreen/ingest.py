@@ -14,11 +14,15 @@ number format of a few cells (percent-formatted shares).
 
 from __future__ import annotations
 
+import atexit
 import csv
 import hashlib
 import io
 import logging
+import os
+import pickle
 import posixpath
+import sys
 import threading
 import zipfile
 import zlib
@@ -224,13 +228,111 @@ def check_zip(path: Path) -> list[str]:
     return names
 
 
+# Workbooks at least this large are checked ahead (see ``check_ahead``); a smaller one is
+# checked in a few milliseconds, less than starting a process costs.
+AHEAD_MIN_BYTES = 8 << 20
+
+
+class _Ahead:
+    """A workbook's digest and container check, done by a forked child process while this
+    one goes on (``check_ahead``); ``result`` waits for it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        read, write = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # pragma: no cover - the child: its coverage is not collected
+            try:
+                os.close(read)
+                try:
+                    payload: tuple[Any, ...] = ("ok", sha256_of(path), check_zip(path))
+                except InputError as exc:
+                    payload = ("refused", exc.issues[0].code, exc.issues[0].message)
+                except Exception:
+                    payload = ("again",)  # whatever went wrong, the parent checks itself
+                with os.fdopen(write, "wb") as pipe:
+                    pipe.write(pickle.dumps(payload))
+            finally:
+                os._exit(0)  # never back into the parent's code
+        os.close(write)
+        self.pipe: int | None = read
+
+    def result(self) -> tuple[str, list[str]] | None:
+        """(digest, member names) from the child; an InputError if it refused the file; None
+        if it could not tell (the caller checks the file itself)."""
+        if self.pipe is None:
+            return None
+        with os.fdopen(self.pipe, "rb") as pipe:
+            data = pipe.read()
+        self.pipe = None
+        os.waitpid(self.pid, 0)
+        try:
+            payload = pickle.loads(data)
+        except Exception:  # the child died before it could report
+            return None
+        if payload[0] == "refused":
+            raise _fail(payload[1], self.path, payload[2])
+        return (payload[1], payload[2]) if payload[0] == "ok" else None
+
+    def cancel(self) -> None:
+        """Let the child go unheard (its report is not needed)."""
+        if self.pipe is not None:
+            os.close(self.pipe)  # a child still writing gets a broken pipe and leaves
+            self.pipe = None
+            os.waitpid(self.pid, 0)
+
+
+_AHEAD: dict[Path, _Ahead] = {}
+
+
+def check_ahead(paths: Sequence[Path | str]) -> None:
+    """Start the digest and zip check of each large workbook among ``paths`` now, on a child
+    process, so that they run beside what comes before reading (importing the validation
+    and screening libraries takes about as long). ``open_input`` takes the answer instead
+    of checking again; nothing is parsed before the check has passed. Only where a process
+    can be forked safely (Linux) and before any thread is started."""
+    if sys.platform != "linux" or threading.active_count() > 1:
+        return
+    for item in paths:
+        path = Path(item)
+        try:
+            if not path.is_file() or path.stat().st_size < AHEAD_MIN_BYTES:
+                continue
+            with path.open("rb") as handle:
+                if not handle.read(4).startswith(ZIP_MAGIC):
+                    continue
+        except OSError:
+            continue  # opening it reports what is wrong
+        if path.resolve() not in _AHEAD:
+            _AHEAD[path.resolve()] = _Ahead(path)
+
+
+def _cancel_ahead() -> None:
+    while _AHEAD:
+        _AHEAD.popitem()[1].cancel()
+
+
+atexit.register(_cancel_ahead)
+
+
+def _checked(path: Path) -> tuple[str, list[str]] | None:
+    """The answer of a check started ahead for this file, if one was."""
+    try:
+        ahead = _AHEAD.pop(path.resolve(), None)
+    except OSError:
+        return None
+    return ahead.result() if ahead is not None else None
+
+
 def open_input(path: Path) -> InputFile:
     """Check a file and list its sheets, without reading cell data yet."""
     kind = sniff_kind(path)
-    digest = sha256_of(path)
+    checked = _checked(path) if kind == "xlsx" else None
+    digest = checked[0] if checked is not None else sha256_of(path)
     if kind == "csv":
         return InputFile(path, path.name, digest, "csv", [path.stem])
-    check_zip(path)
+    if checked is None:
+        check_zip(path)
     try:
         from python_calamine import CalamineWorkbook
 

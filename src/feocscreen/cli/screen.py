@@ -95,17 +95,22 @@ def screen_command(
     Prints a short summary on stderr; the full result goes to --json and -o.
     Informational only; not legal advice.
     """
-    from .. import progress
-    from ..api import collector_paused, open_screening
-    from ..machine import keep_freed_memory
-
-    config = config_from_options(**options)
     if engine == "local" and (scheduler or output_dir or stream_results):
         raise click.UsageError("--scheduler, --output-dir and --stream go with --engine dask")
     if stream_results and (report is not None or json_out):
         raise click.UsageError(
             "--stream keeps no supplier list on the client: use --output-dir, not -o or --json"
         )
+    if engine == "local":  # large workbooks are checked while the libraries below load
+        from ..ingest import check_ahead
+
+        check_ahead(options.get("inputs") or ())
+
+    from .. import progress
+    from ..api import collector_paused, open_screening
+    from ..machine import keep_freed_memory
+
+    config = config_from_options(**options)
     # Screening and writing build millions of small objects: no GC passes until the command ends.
     ctx.with_resource(collector_paused())
     keep_freed_memory()

@@ -47,6 +47,9 @@ def validate_command(
     Exit 0 when there are no errors (warnings allowed), 1 when rows have errors,
     2 when a file cannot be read (or any error with --strict).
     """
+    from ..ingest import check_ahead
+
+    check_ahead(inputs)  # large workbooks are checked while the libraries below load
     from .. import progress
     from ..validate import load_portfolio, summarize
 
