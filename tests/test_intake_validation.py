@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from feocscreen.cli import main
@@ -374,3 +377,62 @@ def test_recycled_feed_shares_add_up_with_mining(make_workbook):
     )
     portfolio = load_portfolio([path])
     assert [i.code for i in portfolio.issues] == []
+
+
+def _deep_chains(make_workbook):
+    """Ownership 5 levels deep above A, a loop of upstream links after 4 plain links."""
+    owners = [["A", "H1", "SG", "company", 100]] + [
+        [f"H{i}", f"H{i + 1}", "SG", "company", 100] for i in range(1, 5)
+    ]
+    ids = ["A", "B", "C", "D", "E", "F"]
+    return make_workbook(
+        suppliers=[[s, s.lower(), "JP", "magnet", 1] for s in ids],
+        sourcing=[
+            ["A", "alloy", None, 100, "B"],
+            ["B", "alloy", None, 100, "C"],
+            ["C", "alloy", None, 100, "D"],
+            ["D", "alloy", None, 100, "E"],
+            ["E", "alloy", None, 100, "F"],
+            ["F", "alloy", None, 100, "E"],
+        ],
+        ownership=owners,
+    )
+
+
+def test_graphs_deeper_than_the_array_passes_are_walked_alike(make_workbook, monkeypatch):
+    from feocscreen import validate
+
+    path = _deep_chains(make_workbook)
+    deep = load_portfolio([path])
+    assert len(deep.ownership) == 5  # every level above A is kept
+    assert [i.message for i in deep.errors if i.code == "cycle"] == [
+        "upstream links form a loop: E → F → E"
+    ] * 2
+    monkeypatch.setattr(validate._KeyEdges, "PASSES", 2)
+    shallow = load_portfolio([path])
+    assert shallow.issues == deep.issues
+    assert shallow.ownership.equals(deep.ownership)
+    assert shallow.not_screened == deep.not_screened
+
+
+edges = st.lists(st.tuples(st.sampled_from("abcdefg"), st.sampled_from("abcdefg")), max_size=14)
+
+
+@given(edges, st.sets(st.sampled_from("abcdefgh")), st.integers(1, 8))
+def test_array_passes_agree_with_the_walks(pairs, start, passes):
+    from feocscreen import validate
+
+    graph: dict[str, set[str]] = {}
+    for owner, held in pairs:
+        graph.setdefault(owner, set()).add(held)
+    keyed = validate._KeyEdges(
+        np.array([o for o, _ in pairs], dtype=object), np.array([h for _, h in pairs], dtype=object)
+    )
+    keyed.PASSES = passes
+    if keyed.acyclic():
+        assert validate.find_cycles(graph) == []
+    above = keyed.above(set(start))
+    assert above is None or above == validate._ancestors(set(start), graph)
+    keyed.PASSES = 64
+    assert keyed.acyclic() == (validate.find_cycles(graph) == [])
+    assert keyed.above(set(start)) == validate._ancestors(set(start), graph)

@@ -786,9 +786,9 @@ def sourcing_records(sf: SheetFrame) -> pd.DataFrame:
     out["facility"] = convert_text(sf, "facility")
     out["operator"] = convert_text(sf, "operator")
     out["upstream_supplier_id"] = convert_text(sf, "upstream_supplier_id")
-    out["share_basis"] = "declared"
+    out["share_basis"] = _label("declared", out.index)
     _locate(out, sf)
-    out["_field"] = "country"
+    out["_field"] = _label("country", out.index)
     _pandera(sf, out, SOURCING_MODEL, owners)
     return out
 
@@ -837,9 +837,16 @@ def ownership_records(sf: SheetFrame) -> pd.DataFrame:
     return out
 
 
+def _label(value: str, index: pd.Index) -> pd.Series:
+    """One label on every row, as the category it ends up as (see ``_compact``): a byte a
+    row instead of a million references to one string."""
+    codes = np.zeros(len(index), dtype=np.int8)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=[value]), index=index)
+
+
 def _locate(out: pd.DataFrame, sf: SheetFrame) -> None:
-    out["_file"] = sf.raw.file
-    out["_sheet"] = sf.raw.sheet
+    out["_file"] = _label(sf.raw.file, out.index)
+    out["_sheet"] = _label(sf.raw.sheet, out.index)
     out["_row"] = pd.Series(sf.rows, index=sf.index, dtype="int64")
 
 
@@ -1250,19 +1257,21 @@ def assemble(bag: Collected) -> Portfolio:
         off = totals[(totals > 1 + SHARE_TOLERANCE) | (totals < 1 - SHARE_TOLERANCE)]
         if len(off):
             unique_keys, first_rows = np.unique(keys, return_index=True)
-            first_of = dict(zip(unique_keys.tolist(), first_rows.tolist(), strict=True))
+            off_keys = off.index.to_numpy()
+            # each group's first row, located (only those rows' locations are read)
+            firsts = valid[first_rows[np.searchsorted(unique_keys, off_keys)]]
+            where = _Locations(sourcing.iloc[firsts])
             groups = sorted(
                 (
                     sid.values[key // position.size],
                     position.values[key % position.size],
-                    key,
+                    at,
                     total,
                 )
-                for key, total in zip(off.index.tolist(), off.tolist(), strict=True)
+                for at, (key, total) in enumerate(zip(off_keys.tolist(), off.tolist(), strict=True))
             )
-            where = _Locations(sourcing)
-            for sid_value, stage_value, key, total in groups:
-                row = where.row(int(valid[first_of[key]]))
+            for sid_value, stage_value, at, total in groups:
+                row = where.row(at)
                 if total > 1 + SHARE_TOLERANCE:
                     issues.append(
                         (
@@ -1299,11 +1308,16 @@ def assemble(bag: Collected) -> Portfolio:
     # Upstream cycles: every supplier on the loop is named.
     upstream = sourcing[has_upstream]
     links: dict[str, set[str]] = defaultdict(set)
-    for sid_value, up in zip(
-        upstream["supplier_id"], upstream["upstream_supplier_id"], strict=True
-    ):
-        if up in supplier_ids:
-            links[sid_value].add(up)
+    linked = upstream_ids.member(supplier_ids)[has_upstream]
+    if not _KeyEdges(
+        upstream["supplier_id"].to_numpy(dtype=object)[linked],
+        upstream["upstream_supplier_id"].to_numpy(dtype=object)[linked],
+    ).acyclic():
+        for sid_value, up in zip(
+            upstream["supplier_id"], upstream["upstream_supplier_id"], strict=True
+        ):
+            if up in supplier_ids:
+                links[sid_value].add(up)
     for loop in find_cycles(links):
         text = " → ".join([*loop, loop[0]])
         on_loop = upstream[
@@ -1355,7 +1369,8 @@ def assemble(bag: Collected) -> Portfolio:
     holds: dict[str, set[str]] = defaultdict(set)
     for owner, held in zip(owner_key.tolist(), entity_key.tolist(), strict=True):
         holds[owner].add(held)
-    for loop in find_cycles(holds):
+    held_by = _KeyEdges(owner_key, entity_key)
+    for loop in find_cycles(holds) if not held_by.acyclic() else []:
         text = " → ".join([*loop, loop[0]])
         on_loop = set(loop)
         for row in _records(
@@ -1433,7 +1448,9 @@ def assemble(bag: Collected) -> Portfolio:
     final_sourcing = sourcing[
         is_screened & sourcing["stage"].notna().to_numpy() & sourcing["share"].notna().to_numpy()
     ]
-    above = _ancestors(screened, holds)
+    above = held_by.above(screened)
+    if above is None:  # deeper than the array passes go
+        above = _ancestors(screened, holds)
     final_ownership = ownership[entities.spread_flags([k in above for k in entity_keys_of])]
     return Portfolio(
         suppliers=_compact(final_suppliers),
@@ -1527,6 +1544,52 @@ def _held_suppliers(key: str, holds: dict[str, set[str]], supplier_ids: set[str]
         seen.add(node)
         stack.extend(holds.get(node, ()))
     return {n for n in seen if n in supplier_ids}
+
+
+class _KeyEdges:
+    """Edges between text keys (owner → held, supplier → upstream) as integer arrays: whole-
+    graph passes in numpy, one per level, before any walk in Python. Passes stop after
+    PASSES levels (real graphs have a handful); then the Python walks answer."""
+
+    PASSES = 64
+
+    def __init__(self, sources: npt.NDArray[np.object_], targets: npt.NDArray[np.object_]) -> None:
+        both = np.concatenate(
+            [np.asarray(sources, dtype=object), np.asarray(targets, dtype=object)]
+        )
+        codes, keys = pd.factorize(both)
+        self.source, self.target = codes[: len(sources)], codes[len(sources) :]
+        self.keys = np.asarray(keys, dtype=object)
+
+    def acyclic(self) -> bool:
+        """True when no path of edges comes back to where it started; False when one may
+        (or the graph is too deep to tell here). Edges into a key with no edge out are
+        dropped, level after level: a graph without loops has none left."""
+        alive = np.ones(len(self.source), dtype=bool)
+        for _ in range(self.PASSES):
+            if not alive.any():
+                return True
+            has_out = np.zeros(len(self.keys), dtype=bool)
+            has_out[self.source[alive]] = True
+            ends = alive & ~has_out[self.target]
+            if not ends.any():
+                return False  # every edge left leads on: round a loop
+            alive &= ~ends
+        return not alive.any()
+
+    def above(self, start: set[str]) -> set[str] | None:
+        """``start`` and every key with a path of edges to one of them (``_ancestors``); None
+        when that goes deeper than PASSES levels."""
+        reached = np.zeros(len(self.keys), dtype=bool)
+        at = pd.Index(self.keys).get_indexer(list(start)) if len(self.keys) else np.empty(0, int)
+        reached[at[at >= 0]] = True
+        for _ in range(self.PASSES):
+            more = reached.copy()
+            more[self.source[reached[self.target]]] = True
+            if (more == reached).all():
+                return start | set(self.keys[reached].tolist())
+            reached = more
+        return None
 
 
 def _ancestors(start: set[str], holds: dict[str, set[str]]) -> set[str]:
