@@ -27,7 +27,7 @@ import threading
 import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -568,23 +568,25 @@ class _QuietFastexcel:
 _quiet_fastexcel = _QuietFastexcel()
 
 
-def read_sheets(source: InputFile, sheets: Sequence[str]) -> Iterator[RawSheet]:
-    """The named sheets, in order, as ``read_sheet`` reads them, with the fastexcel reads
-    of all of them started at once, on threads with a reader each (a read lets go of the
-    GIL): the small sheets' checks run while the large one is read. A sheet only calamine
-    can read exactly is read here, in its turn."""
+def read_sheets(source: InputFile, sheets: Sequence[str]) -> Iterator[tuple[int, RawSheet]]:
+    """The named sheets as ``read_sheet`` reads them, each with its position in ``sheets``,
+    as soon as it is read: the fastexcel reads of all of them start at once, on threads
+    with a reader each (a read lets go of the GIL), so the small sheets are checked while
+    the large one is read. A sheet only calamine can read exactly is read here, in turn."""
     if source.kind != "workbook" or len(sheets) < 2:
-        for sheet in sheets:
-            yield read_sheet(source, sheet)
+        for index, sheet in enumerate(sheets):
+            yield index, read_sheet(source, sheet)
         return
     pool = ThreadPoolExecutor(len(sheets), thread_name_prefix="read-sheet")
     try:
-        reads = [
-            pool.submit(read_sheet_columns, source, sheet, own_reader=True) for sheet in sheets
-        ]
-        for sheet, read in zip(sheets, reads, strict=True):
+        reads = {
+            pool.submit(read_sheet_columns, source, sheet, own_reader=True): index
+            for index, sheet in enumerate(sheets)
+        }
+        for read in as_completed(reads):
+            index = reads[read]
             raw = read.result()
-            yield raw if raw is not None else read_sheet_rows(source, sheet)
+            yield index, raw if raw is not None else read_sheet_rows(source, sheets[index])
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 

@@ -39,6 +39,7 @@ from .ingest import (
 )
 from .machine import release_freed_memory
 from .models import DFARS_EXCEPTIONS, OWNER_TYPES, STAGES, Issue
+from .ownership import normalise_owner
 from .portfolio import (
     LOCATION_COLUMNS,
     OWNERSHIP_COLUMNS,
@@ -968,6 +969,15 @@ class Collected:
     layouts: dict[tuple[str, str], SheetLayout] = field(default_factory=dict)
     inputs: list[dict[str, Any]] = field(default_factory=list)
 
+    def add(self, other: Collected) -> None:
+        """Everything ``other`` collected, after what this one holds."""
+        self.suppliers += other.suppliers
+        self.sourcing += other.sourcing
+        self.ownership += other.ownership
+        self.issues += other.issues
+        self.layouts.update(other.layouts)
+        self.inputs += other.inputs
+
 
 def _read_workbook(
     source: InputFile,
@@ -981,7 +991,7 @@ def _read_workbook(
         specs = [SUPPLIERS]
         if "supplierid" in present and "supplierid" in present and "entity" in present:
             specs = [OWNERSHIP]
-        sheets: Iterable[tuple[SheetSpec, RawSheet]] = [(specs[0], raw)]
+        sheets: Iterable[tuple[int, SheetSpec, RawSheet]] = [(0, specs[0], raw)]
     else:
         name = _find_sheet(source, SUPPLIERS)
         if name is None:
@@ -1003,25 +1013,42 @@ def _read_workbook(
             name = _find_sheet(source, spec)
             if name is not None:
                 found.append((spec, name))
-        # read together: each sheet is checked as soon as it and those before it are read
-        raws = read_sheets(source, [name for _, name in found])
-        sheets = zip((spec for spec, _ in found), raws, strict=True)
-    for spec, raw in sheets:
+        # read together: each sheet is checked as soon as it is read (the small ones while
+        # the large one is read), and added to the bag in the order above
+        names = [name for _, name in found]
+        sheets = ((i, found[i][0], raw) for i, raw in read_sheets(source, names))
+    converted: dict[int, Collected] = {}
+    for position, spec, raw in sheets:
         if shown is not None:
             shown.advance(len(raw.columns.row_numbers) if raw.columns else len(raw.rows))
-        sf, warnings = sheet_frame(raw, spec, columns_map)
-        bag.issues.extend((w, None, spec.name) for w in warnings)
-        bag.layouts[(raw.file, raw.sheet)] = sf.layout()
-        if spec is SUPPLIERS:
-            suppliers, flat = suppliers_records(sf)
-            bag.suppliers.append(suppliers)
-            if len(flat):
-                bag.sourcing.append(flat)
-        elif spec is SOURCING:
-            bag.sourcing.append(sourcing_records(sf))
-        else:
-            bag.ownership.append(ownership_records(sf))
-        bag.issues.extend((issue, owner, spec.name) for issue, owner in sf.issues)
+        converted[position] = _converted(spec, raw, columns_map)
+    for position in sorted(converted):
+        bag.add(converted[position])
+
+
+def _converted(spec: SheetSpec, raw: RawSheet, columns_map: dict[str, dict[str, str]]) -> Collected:
+    """One sheet checked and converted, in a bag of its own."""
+    part = Collected()
+    sf, warnings = sheet_frame(raw, spec, columns_map)
+    part.issues.extend((w, None, spec.name) for w in warnings)
+    part.layouts[(raw.file, raw.sheet)] = sf.layout()
+    if spec is SUPPLIERS:
+        suppliers, flat = suppliers_records(sf)
+        part.suppliers.append(suppliers)
+        if len(flat):
+            part.sourcing.append(flat)
+    elif spec is SOURCING:
+        part.sourcing.append(sourcing_records(sf))
+    else:
+        frame = ownership_records(sf)
+        part.ownership.append(frame)
+        # Owner names normalised now, while a larger sheet may still be read (the
+        # ownership graph finds them done).
+        for column in ("entity", "owner"):
+            for name in frame[column].dropna().unique().tolist():
+                normalise_owner(name)
+    part.issues.extend((issue, owner, spec.name) for issue, owner in sf.issues)
+    return part
 
 
 def _read_rmi(
