@@ -247,7 +247,7 @@ def build_chains(portfolio: Portfolio) -> Chains:
     rows = pd.DataFrame(
         {
             "supplier_id": _codes(src["supplier_id"].astype(object), ids),
-            "pos": src["stage"].map(STAGE_POS).to_numpy(),
+            "pos": _stage_positions(src["stage"]),
             "country": pd.Series(
                 src["country"].astype(object).where(src["country"].notna(), None).to_numpy(),
                 dtype=object,
@@ -541,6 +541,14 @@ def _codes(values: pd.Series, ids: list[str]) -> np.ndarray:
     found = positions(ids, values.to_numpy(dtype=object)).astype("float64")
     found[found < 0] = np.nan
     return found
+
+
+def _stage_positions(stages: pd.Series) -> np.ndarray:
+    """Each row's position in STAGES (NaN for a stage outside the chain, or none): looked
+    up once per distinct stage name."""
+    codes, names = pd.factorize(stages)
+    table = np.array([*(STAGE_POS.get(n, np.nan) for n in names), np.nan], dtype="float64")
+    return table[codes]  # code -1 (blank) takes the last entry
 
 
 def _starts(codes: np.ndarray, count: int) -> np.ndarray:
