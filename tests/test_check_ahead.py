@@ -4,7 +4,6 @@ and nothing left behind."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import write_workbook
+from conftest import write_lying_zip, write_workbook, write_zip_bomb
 from feocscreen import ingest
 from feocscreen.cli import main
 from feocscreen.errors import InputError
@@ -84,29 +83,7 @@ def test_the_screen_command_checks_ahead_and_gives_the_same_result(
 
 
 def _bomb(path: Path) -> Path:
-    chunk = b"0" * (1 << 20)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        archive.writestr("[Content_Types].xml", "<Types/>")
-        archive.writestr("xl/workbook.xml", "<workbook/>")
-        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as member:
-            for _ in range(300):
-                member.write(chunk)
-    return path
-
-
-def _liar(path: Path) -> Path:
-    """A member whose directory entries say 10 bytes and that inflates to 5 KB."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("[Content_Types].xml", "<Types/>")
-        archive.writestr("xl/workbook.xml", "<workbook>" + "x" * 5000 + "</workbook>")
-    data = bytearray(buffer.getvalue())
-    central = data.rfind(b"PK\x01\x02")
-    data[central + 24 : central + 28] = (10).to_bytes(4, "little")
-    local = data.rfind(b"PK\x03\x04")
-    data[local + 22 : local + 26] = (10).to_bytes(4, "little")
-    path.write_bytes(bytes(data))
-    return path
+    return write_zip_bomb(path, 300)
 
 
 def _not_a_workbook(path: Path) -> Path:
@@ -115,7 +92,7 @@ def _not_a_workbook(path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("make", [_bomb, _liar, _not_a_workbook])
+@pytest.mark.parametrize("make", [_bomb, write_lying_zip, _not_a_workbook])
 def test_a_refusal_ahead_is_the_refusal_when_opened(every_workbook_ahead, tmp_path, make):
     path = make(tmp_path / "hostile.xlsx")
     with pytest.raises(InputError) as here:

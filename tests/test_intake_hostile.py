@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import random
 import string
 import time
@@ -15,7 +14,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import write_workbook
+from conftest import write_lying_zip, write_workbook, write_zip_bomb
 from feocscreen.cli import main
 from feocscreen.errors import FeocscreenError, InputError
 from feocscreen.validate import load_portfolio
@@ -92,15 +91,7 @@ def test_encrypted_xlsx(tmp_path):
 @pytest.fixture(scope="module")
 def zip_bomb(tmp_path_factory) -> Path:
     """About 1 MB on disk, 1 GiB inflated: a sheet of zeros."""
-    path = tmp_path_factory.mktemp("bomb") / "bomb.xlsx"
-    chunk = b"0" * (1 << 20)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        archive.writestr("[Content_Types].xml", "<Types/>")
-        archive.writestr("xl/workbook.xml", "<workbook/>")
-        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as member:
-            for _ in range(1024):
-                member.write(chunk)
-    return path
+    return write_zip_bomb(tmp_path_factory.mktemp("bomb") / "bomb.xlsx", 1024)
 
 
 def test_zip_bomb_refused_fast(zip_bomb):
@@ -112,18 +103,7 @@ def test_zip_bomb_refused_fast(zip_bomb):
 
 
 def test_zip_member_lying_about_its_size(tmp_path):
-    path = tmp_path / "liar.xlsx"
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("[Content_Types].xml", "<Types/>")
-        archive.writestr("xl/workbook.xml", "<workbook>" + "x" * 5000 + "</workbook>")
-    data = bytearray(buffer.getvalue())
-    # Patch the central directory's uncompressed size of xl/workbook.xml to 10 bytes.
-    central = data.rfind(b"PK\x01\x02")
-    data[central + 24 : central + 28] = (10).to_bytes(4, "little")
-    local = data.rfind(b"PK\x03\x04")
-    data[local + 22 : local + 26] = (10).to_bytes(4, "little")
-    path.write_bytes(bytes(data))
+    path = write_lying_zip(tmp_path / "liar.xlsx")
     with pytest.raises(InputError) as caught:
         load_portfolio([path])
     assert caught.value.issues[0].code in {"zip-bomb", "corrupt-file"}
