@@ -429,6 +429,7 @@ def test_array_passes_agree_with_the_walks(pairs, start, passes):
         np.array([o for o, _ in pairs], dtype=object), np.array([h for _, h in pairs], dtype=object)
     )
     keyed.PASSES = passes
+    assert keyed.targets_of == graph
     if keyed.acyclic():
         assert validate.find_cycles(graph) == []
     above = keyed.above(set(start))

@@ -9,6 +9,7 @@ cell value, so a million-row sheet costs a few thousand lookups.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import defaultdict
@@ -1334,18 +1335,12 @@ def assemble(bag: Collected) -> Portfolio:
 
     # Upstream cycles: every supplier on the loop is named.
     upstream = sourcing[has_upstream]
-    links: dict[str, set[str]] = defaultdict(set)
     linked = upstream_ids.member(supplier_ids)[has_upstream]
-    if not _KeyEdges(
+    links = _KeyEdges(
         upstream["supplier_id"].to_numpy(dtype=object)[linked],
         upstream["upstream_supplier_id"].to_numpy(dtype=object)[linked],
-    ).acyclic():
-        for sid_value, up in zip(
-            upstream["supplier_id"], upstream["upstream_supplier_id"], strict=True
-        ):
-            if up in supplier_ids:
-                links[sid_value].add(up)
-    for loop in find_cycles(links):
+    )
+    for loop in find_cycles(links.targets_of) if not links.acyclic() else []:
         text = " → ".join([*loop, loop[0]])
         on_loop = upstream[
             upstream["supplier_id"].isin(loop) & upstream["upstream_supplier_id"].isin(loop)
@@ -1393,11 +1388,8 @@ def assemble(bag: Collected) -> Portfolio:
                 "Ownership",
             )
         )
-    holds: dict[str, set[str]] = defaultdict(set)
-    for owner, held in zip(owner_key.tolist(), entity_key.tolist(), strict=True):
-        holds[owner].add(held)
-    held_by = _KeyEdges(owner_key, entity_key)
-    for loop in find_cycles(holds) if not held_by.acyclic() else []:
+    holds = _KeyEdges(owner_key, entity_key)  # owner → what it holds
+    for loop in find_cycles(holds.targets_of) if not holds.acyclic() else []:
         text = " → ".join([*loop, loop[0]])
         on_loop = set(loop)
         for row in _records(
@@ -1447,7 +1439,8 @@ def assemble(bag: Collected) -> Portfolio:
         if not issue.is_error or owner is None:
             continue
         if kind == "Ownership":
-            for held in _held_suppliers(_entity_key(owner, supplier_ids), holds, supplier_ids):
+            key = _entity_key(owner, supplier_ids)
+            for held in _held_suppliers(key, holds.targets_of, supplier_ids):
                 blocked[held].append(issue)
         elif owner in supplier_ids:
             blocked[owner].append(issue)
@@ -1475,9 +1468,9 @@ def assemble(bag: Collected) -> Portfolio:
     final_sourcing = sourcing[
         is_screened & sourcing["stage"].notna().to_numpy() & sourcing["share"].notna().to_numpy()
     ]
-    above = held_by.above(screened)
+    above = holds.above(screened)
     if above is None:  # deeper than the array passes go
-        above = _ancestors(screened, holds)
+        above = _ancestors(screened, holds.targets_of)
     final_ownership = ownership[entities.spread_flags([k in above for k in entity_keys_of])]
     return Portfolio(
         suppliers=_compact(final_suppliers),
@@ -1587,6 +1580,16 @@ class _KeyEdges:
         codes, keys = pd.factorize(both)
         self.source, self.target = codes[: len(sources)], codes[len(sources) :]
         self.keys = np.asarray(keys, dtype=object)
+
+    @functools.cached_property
+    def targets_of(self) -> dict[str, set[str]]:
+        """Each key and the keys its edges lead to, as the Python walks read them (made
+        only when one is needed)."""
+        keys = self.keys.tolist()
+        found: dict[str, set[str]] = defaultdict(set)
+        for source, target in zip(self.source.tolist(), self.target.tolist(), strict=True):
+            found[keys[source]].add(keys[target])
+        return dict(found)
 
     def acyclic(self) -> bool:
         """True when no path of edges comes back to where it started; False when one may
