@@ -160,3 +160,45 @@ def test_the_distribution_rows_are_grouped_by_supplier_in_id_order(network):
     chains = build_chains(portfolio(tops, rows))
     ids = chains.distribution["supplier_id"].to_numpy(dtype=object)
     assert chains.distribution_positions().tolist() == positions(chains.ids, ids).tolist()
+
+
+@st.composite
+def interleaved_networks(draw):
+    """Suppliers with rows whose shares make rounding show (0.1 + 0.1 + 0.1 + 0.5), links
+    anywhere (loops too), and one interleaving of the suppliers' rows in the sheet: each
+    supplier's own rows stay in their order."""
+    n = draw(st.integers(2, 6))
+    ids = [f"S{i}" for i in range(n)]
+    tops = {sid: draw(st.sampled_from(STAGES)) for sid in ids}
+    rows = []
+    for sid in ids:
+        for _ in range(draw(st.integers(0, 6))):
+            pos = draw(st.integers(0, STAGES.index(tops[sid])))
+            share = draw(st.sampled_from([0.1, 0.1, 0.2, 0.3, 0.5, 0.7, 1 / 3]))
+            upstream = draw(st.sampled_from([None, None, *ids]))
+            country = None if upstream else draw(COUNTRIES)
+            rows.append((sid, STAGES[pos], country, share, upstream))
+    slots = draw(st.permutations(range(len(rows))))
+    # the suppliers take the slots in the drawn order; each fills its slots with its rows
+    # in their own order
+    owners = sorted(range(len(rows)), key=lambda k: slots[k])
+    queue = {sid: [k for k in range(len(rows)) if rows[k][0] == sid] for sid in ids}
+    order = [queue[rows[k][0]].pop(0) for k in owners]
+    return tops, rows, order
+
+
+@settings(max_examples=150, deadline=None)
+@given(interleaved_networks())
+def test_a_chain_does_not_depend_on_where_other_suppliers_rows_are(network):
+    """Shares are summed per stage in each supplier's row order, whatever rows of other
+    suppliers lie between: the same chains to the last bit, the same rows behind them."""
+    tops, rows, order = network
+    grouped = build_chains(portfolio(tops, rows))
+    mixed = build_chains(portfolio(tops, [rows[k] for k in order]))
+    assert mixed.distribution.to_dict("list") == grouped.distribution.to_dict("list")
+    for sid in tops:
+        one, other = grouped.supplier(sid), mixed.supplier(sid)
+        assert other.stage_country == one.stage_country
+        assert other.paths == one.paths
+        moved = {key: [order[r] for r in found] for key, found in other.evidence_rows.items()}
+        assert moved == {key: list(found) for key, found in one.evidence_rows.items()}

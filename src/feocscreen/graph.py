@@ -16,7 +16,9 @@ other 0.4 of its separation unverified until it declares it.
 
 Computation is vectorised: own rows and remainders for every supplier at once,
 then links resolved level by level in topological order (a supplier's level is
-one more than the deepest supplier it buys from), each level one merge.
+one more than the deepest supplier it buys from), each level one gather of the
+rows of the suppliers it buys from. Shares are summed with pandas' compensated
+summation, each group in row order.
 Upstream loops cannot be ordered: they are reported as a ``cycle`` issue naming
 the loop, and the looping links count as unverified.
 """
@@ -26,7 +28,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -163,19 +165,6 @@ class _StageCountry(Mapping[str, dict[str, dict[str, float]]]):
         return len(self._chains.ids)
 
 
-def _empty_detail() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "supplier_id": pd.Series(dtype=object),
-            "pos": pd.Series(dtype="int64"),
-            "country": pd.Series(dtype=object),
-            "share": pd.Series(dtype="float64"),
-            "via": pd.Series(dtype=object),
-            "row": pd.Series(dtype="int64"),
-        }
-    )
-
-
 def _levels(supplier: np.ndarray, upstream: np.ndarray, count: int) -> np.ndarray:
     """Topological level of every supplier code (links: ``supplier[k]`` buys from
     ``upstream[k]``); -1 for those that cannot be ordered (on or behind a loop).
@@ -221,11 +210,180 @@ def _find_cycles(pending: set[str], edges: pd.DataFrame) -> list[list[str]]:
     return cycles
 
 
+@dataclass
+class _Rows:
+    """The Sourcing rows that count, as arrays: supplier code, stage position, country code
+    (a blank country, or a link to a supplier not screened, as ``unverified``), share,
+    upstream supplier code (-1: none) and the row's position in the Sourcing frame."""
+
+    supplier: np.ndarray
+    pos: np.ndarray
+    country: np.ndarray
+    share: np.ndarray
+    upstream: np.ndarray
+    row: np.ndarray
+    countries: list[str]  # sorted; a country code is a position in it
+    unverified: int  # the code of UNVERIFIED
+
+
+def _located(src: pd.DataFrame, row: int) -> dict[str, Any]:
+    """Where a Sourcing row is, for an issue about it."""
+    loc = src.iloc[row]
+    excel_row = loc.get("_row")
+    return {
+        "file": loc.get("_file"),
+        "sheet": loc.get("_sheet"),
+        "row": int(excel_row) if pd.notna(excel_row) else None,
+    }
+
+
+def _sourcing_rows(src: pd.DataFrame, ids: list[str], top: np.ndarray) -> tuple[_Rows, list[Issue]]:
+    """The rows of screened suppliers at a stage of their chain, with an issue for each row
+    outside its supplier's chain and each link to a supplier that is not screened."""
+    issues: list[Issue] = []
+    supplier = positions(ids, src["supplier_id"].astype(object).to_numpy())
+    pos_found = _stage_positions(src["stage"])
+    keep = (supplier >= 0) & ~np.isnan(pos_found)
+    row = np.flatnonzero(keep)
+    supplier, pos = supplier[keep], pos_found[keep].astype("int64")
+    outside = pos > top[supplier]
+    for k in np.flatnonzero(outside).tolist():
+        issues.append(
+            make_issue(
+                "stage-outside-chain",
+                "warning",
+                f"{ids[supplier[k]]} supplies {STAGES[top[supplier[k]]]}; its "
+                f"{STAGES[pos[k]]} row is ignored",
+                column="stage",
+                **_located(src, int(row[k])),
+            )
+        )
+    inside = ~outside
+    row, supplier, pos = row[inside], supplier[inside], pos[inside]
+    upstream_text = src["upstream_supplier_id"].astype(object).to_numpy()[row]
+    upstream = positions(ids, upstream_text)
+    # A link to a supplier that is not screened carries no chain: count it as unverified.
+    dangling = pd.notna(upstream_text) & (upstream < 0)
+    for k in np.flatnonzero(dangling).tolist():
+        issues.append(
+            make_issue(
+                "upstream-not-screened",
+                "warning",
+                f"{ids[supplier[k]]} buys {STAGES[pos[k]]} from {upstream_text[k]}, which is "
+                "not screened; that share is unverified",
+                column="upstream_supplier_id",
+                value=upstream_text[k],
+                **_located(src, int(row[k])),
+            )
+        )
+    country = src["country"].astype(object).to_numpy()[row]
+    country[pd.isna(country) | dangling] = UNVERIFIED
+    codes, countries = pd.factorize(np.append(country, UNVERIFIED), sort=True)
+    share = pd.to_numeric(src["share"], errors="coerce").fillna(0.0).to_numpy(dtype=float)[row]
+    found = _Rows(
+        supplier,
+        pos,
+        codes[:-1].astype("int64"),
+        share,
+        upstream,
+        row.astype("int64"),
+        list(countries),
+        int(codes[-1]),
+    )
+    return found, issues
+
+
+def _sums(keys: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """The values summed per key (0..size-1; 0.0 where none), every share of the chains is
+    summed so: each key's values in row order, with pandas' compensated summation.
+
+    The rows are put in key order first (stably): pandas sums a key's values to a
+    different last bit when other keys' rows lie between them, and a chain must not
+    depend on where other suppliers' rows are in the sheet."""
+    dense = np.zeros(size)
+    if len(keys):
+        order = np.argsort(keys, kind="stable")
+        summed = pd.Series(values[order]).groupby(keys[order], sort=False).sum()
+        dense[summed.index.to_numpy()] = summed.to_numpy()
+    return dense
+
+
+def _group_codes(*columns: np.ndarray) -> np.ndarray:
+    """One code per distinct combination of the (non-negative integer) columns."""
+    key = np.zeros(len(columns[0]), dtype="int64")
+    for column in columns:
+        key, _ = pd.factorize(key * (int(column.max(initial=0)) + 1) + column)
+    return key
+
+
+def _ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """The positions of every range start..stop-1, one range after another."""
+    lengths = stops - starts
+    before = np.cumsum(lengths) - lengths
+    return np.repeat(starts - before, lengths) + np.arange(int(lengths.sum()))
+
+
+class _Part(NamedTuple):
+    """Chain rows as columns: supplier code, position, country code, via path, share, row."""
+
+    supplier: np.ndarray
+    pos: np.ndarray
+    country: np.ndarray
+    via: np.ndarray
+    share: np.ndarray
+    row: np.ndarray
+
+    def take(self, index: np.ndarray) -> _Part:
+        return _Part(*(column[index] for column in self))
+
+    @classmethod
+    def joined(cls, parts: list[_Part]) -> _Part:
+        return cls(*(np.concatenate(columns) for columns in zip(*parts, strict=True)))
+
+
+class _Paths:
+    """Via paths as codes: 0 is none, 1 + s supplier s alone, and each longer path its first
+    supplier and the code of the path after it (or, for a looping link, the supplier it
+    buys from): the text is made once per distinct path, at the end."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.total = 1 + count
+        self._made: list[tuple[np.ndarray, np.ndarray, bool]] = []
+
+    def extend(self, supplier: np.ndarray, rest: np.ndarray, loop: bool = False) -> np.ndarray:
+        """The code of each path ``supplier → rest`` (``rest`` a path code, or for a loop
+        the supplier looped to), new ones numbered in order of first appearance."""
+        scale = self.count if loop else self.total
+        codes, distinct = pd.factorize(supplier * scale + rest)
+        self._made.append((distinct // scale, distinct % scale, loop))
+        found = self.total + codes
+        self.total += len(distinct)
+        return found
+
+    def texts(self, ids: list[str]) -> list[str]:
+        """Every path's text, by code."""
+        texts = ["", *ids]
+        for heads, rests, loop in self._made:
+            if loop:
+                texts += [
+                    f"{ids[h]} → {ids[r]} (loop)"
+                    for h, r in zip(heads.tolist(), rests.tolist(), strict=True)
+                ]
+            else:
+                texts += [
+                    ids[h] + " → " + texts[r]
+                    for h, r in zip(heads.tolist(), rests.tolist(), strict=True)
+                ]
+        return texts
+
+
 def build_chains(portfolio: Portfolio) -> Chains:
     """Propagate every supplier's chain (see module docstring); pure over the portfolio.
 
-    Suppliers are handled as integer codes inside (merges and group-bys on integers are
-    several times faster than on strings); ids come back in the returned lookups.
+    Suppliers, countries and via paths are integer codes inside: the propagation is array
+    passes and group sums, with text looked up once per distinct country and path; ids
+    come back in the returned lookups.
     """
     suppliers = portfolio.suppliers
     # Codes follow the sorted ids, so every supplier's rows below are contiguous and in the
@@ -238,113 +396,41 @@ def build_chains(portfolio: Portfolio) -> Chains:
     supplies = suppliers["supplies_stage"].tolist()
     top_arr = np.array([STAGE_POS[str(supplies[i])] for i in order], dtype="int64")
     top = dict(zip(ids, top_arr.tolist(), strict=True))
-    issues: list[Issue] = []
+    rows, issues = _sourcing_rows(portfolio.sourcing, ids, top_arr)
+    count, width = len(ids), len(STAGES)
 
-    src = portfolio.sourcing
-    upstream_text = (
-        src["upstream_supplier_id"].astype(object).where(src["upstream_supplier_id"].notna(), None)
+    # Per supplier and position: the share linked and the share declared, and ``factor``,
+    # the part of the stage not explained by links at the stages downstream of it.
+    link = rows.upstream >= 0
+    cell = rows.supplier * width + rows.pos
+    linked = np.clip(_sums(cell[link], rows.share[link], count * width), 0.0, 1.0)
+    declared = np.clip(_sums(cell, rows.share, count * width), 0.0, 1.0)
+    kept = (1.0 - linked.reshape(count, width))[:, ::-1]  # downstream first
+    factor = np.ones_like(kept)
+    factor[:, 1:] = np.cumprod(kept, axis=1)[:, :-1]
+    factor = factor[:, ::-1]
+    # Own rows, then each position's undeclared remainder (positions above the chain too:
+    # a supplier buying from this one inherits them as unverified).
+    own = ~link
+    own_supplier, own_pos = rows.supplier[own], rows.pos[own]
+    remainder = (factor * (1.0 - declared.reshape(count, width)))[:, ::-1]
+    rest_supplier, rest_column = np.nonzero(remainder > _EPS)
+    rest_count = len(rest_supplier)
+    base = _Part(
+        np.concatenate([own_supplier, rest_supplier]),
+        np.concatenate([own_pos, width - 1 - rest_column]),
+        np.concatenate([rows.country[own], np.full(rest_count, rows.unverified)]),
+        np.zeros(len(own_supplier) + rest_count, dtype="int64"),
+        np.concatenate(
+            [rows.share[own] * factor[own_supplier, own_pos], remainder[rest_supplier, rest_column]]
+        ),
+        np.concatenate([rows.row[own], np.full(rest_count, -1, dtype="int64")]),
     )
-    rows = pd.DataFrame(
-        {
-            "supplier_id": _codes(src["supplier_id"].astype(object), ids),
-            "pos": _stage_positions(src["stage"]),
-            "country": pd.Series(
-                src["country"].astype(object).where(src["country"].notna(), None).to_numpy(),
-                dtype=object,
-            ),
-            "share": pd.to_numeric(src["share"], errors="coerce").fillna(0.0).to_numpy(dtype=float),
-            "upstream": _codes(upstream_text, ids),
-            "upstream_text": pd.Series(upstream_text.to_numpy(), dtype=object),
-            "row": np.arange(len(src), dtype="int64"),
-        }
-    )
-    rows = rows[rows["supplier_id"].notna() & rows["pos"].notna()].copy()
-    rows["supplier_id"] = rows["supplier_id"].astype("int64")
-    rows["pos"] = rows["pos"].astype("int64")
-    rows["top"] = top_arr[rows["supplier_id"].to_numpy()]
-    outside = rows[rows["pos"] > rows["top"]]
-    for r in outside.itertuples(index=False):
-        loc = src.iloc[int(r.row)]
-        issues.append(
-            make_issue(
-                "stage-outside-chain",
-                "warning",
-                f"{names[r.supplier_id]} supplies {STAGES[int(r.top)]}; its {STAGES[int(r.pos)]} row is ignored",
-                file=loc.get("_file"),
-                sheet=loc.get("_sheet"),
-                row=int(loc.get("_row")) if pd.notna(loc.get("_row")) else None,
-                column="stage",
-            )
-        )
-    rows = rows[rows["pos"] <= rows["top"]]
-    # A link to a supplier that is not screened carries no chain: count it as unverified.
-    dangling = rows["upstream_text"].notna() & rows["upstream"].isna()
-    for r in rows[dangling].itertuples(index=False):
-        loc = src.iloc[int(r.row)]
-        issues.append(
-            make_issue(
-                "upstream-not-screened",
-                "warning",
-                f"{names[r.supplier_id]} buys {STAGES[int(r.pos)]} from {r.upstream_text}, which is not "
-                "screened; that share is unverified",
-                file=loc.get("_file"),
-                sheet=loc.get("_sheet"),
-                row=int(loc.get("_row")) if pd.notna(loc.get("_row")) else None,
-                column="upstream_supplier_id",
-                value=r.upstream_text,
-            )
-        )
-    rows["upstream"] = rows["upstream"].fillna(-1).astype("int64")
-    rows.loc[dangling, "country"] = None
 
-    # Grid of every supplier × all five positions (positions above the chain inherit as unverified).
-    grid = pd.DataFrame(
-        {
-            "supplier_id": np.repeat(np.arange(len(ids), dtype="int64"), len(STAGES)),
-            "pos": np.tile(np.arange(len(STAGES), dtype="int64")[::-1], len(ids)),
-        }
-    )
-    links = rows[rows["upstream"] >= 0]
-    own = rows[rows["upstream"] < 0]
-    linked = links.groupby(["supplier_id", "pos"], sort=False)["share"].sum().rename("linked")
-    declared = rows.groupby(["supplier_id", "pos"], sort=False)["share"].sum().rename("declared")
-    grid = grid.join(linked, on=["supplier_id", "pos"]).join(declared, on=["supplier_id", "pos"])
-    grid["linked"] = grid["linked"].fillna(0.0).clip(0.0, 1.0)
-    grid["declared"] = grid["declared"].fillna(0.0).clip(0.0, 1.0)
-    kept = 1.0 - grid["linked"]
-    inclusive = kept.groupby(grid["supplier_id"], sort=False).cumprod()
-    grid["factor"] = inclusive.groupby(grid["supplier_id"], sort=False).shift(1).fillna(1.0)
-    factor = grid.set_index(["supplier_id", "pos"])["factor"]
-
-    own_part = own.join(factor, on=["supplier_id", "pos"])
-    own_part = pd.DataFrame(
-        {
-            "supplier_id": own_part["supplier_id"],
-            "pos": own_part["pos"],
-            "country": own_part["country"].where(own_part["country"].notna(), UNVERIFIED),
-            "share": own_part["share"] * own_part["factor"],
-            "via": "",
-            "row": own_part["row"],
-        }
-    )
-    remainder = grid.assign(share=grid["factor"] * (1.0 - grid["declared"]))
-    remainder = remainder[remainder["share"] > _EPS]
-    remainder_part = pd.DataFrame(
-        {
-            "supplier_id": remainder["supplier_id"],
-            "pos": remainder["pos"],
-            "country": UNVERIFIED,
-            "share": remainder["share"],
-            "via": "",
-            "row": -1,
-        }
-    )
-    base = pd.concat([_empty_detail(), own_part, remainder_part], ignore_index=True)
-    base["supplier_id"] = base["supplier_id"].astype("int64")
-
-    link_supplier = links["supplier_id"].to_numpy()
-    link_upstream = links["upstream"].to_numpy()
-    level = _levels(link_supplier, link_upstream, len(ids))
+    link_supplier, link_upstream = rows.supplier[link], rows.upstream[link]
+    link_pos, link_row = rows.pos[link], rows.row[link]
+    weight = rows.share[link] * factor[link_supplier, link_pos]
+    level = _levels(link_supplier, link_upstream, count)
     if (level < 0).any():
         pending_ids = {ids[c] for c in np.flatnonzero(level < 0).tolist()}
         edges = pd.DataFrame(
@@ -364,141 +450,146 @@ def build_chains(portfolio: Portfolio) -> Chains:
                 )
             )
 
-    links = links.join(factor, on=["supplier_id", "pos"])
-    links = links.assign(weight=links["share"] * links["factor"])
-    parts: list[pd.DataFrame] = [base]
-    # ``done`` holds the resolved rows of suppliers that others buy from: only those are merged.
-    needed = np.zeros(len(ids), dtype=bool)
-    needed[links["upstream"].to_numpy()] = True
-    base_codes = base["supplier_id"].to_numpy()
-    done = base[(level[base_codes] == 0) & needed[base_codes]]
+    # A supplier's resolved rows, as those buying from it see them: its own rows and
+    # remainders, then what it inherited, each in the order made. ``pool`` holds them
+    # grouped by supplier; only suppliers others buy from are kept.
+    needed = np.zeros(count, dtype=bool)
+    needed[link_upstream] = True
+    by_supplier = np.argsort(base.supplier, kind="stable")
+    pool = [base.take(by_supplier)]
+    pool_size = len(by_supplier)
+    base_start = _starts(pool[0].supplier, count)
+    inherited_start = np.zeros(count, dtype="int64")
+    inherited_stop = np.zeros(count, dtype="int64")
+    has_rows = np.diff(base_start) > 0
+    resolved = (level == 0) & needed & has_rows
+    paths = _Paths(count)
+    parts = [_shown(base, top_arr)]
+    link_level = level[link_supplier]
     max_level = int(level.max()) if len(level) else 0
     for depth in [*range(1, max_level + 1), -1]:
-        members = np.flatnonzero(level == depth)
-        if not len(members):
+        members = level == depth
+        if not members.any():
             continue
-        batch = links[links["supplier_id"].isin(members)]
-        resolvable = batch[batch["upstream"].isin(done["supplier_id"].unique())]
-        unresolved = batch[~batch.index.isin(resolvable.index)]
-        merged = resolvable.merge(
-            done, left_on="upstream", right_on="supplier_id", suffixes=("", "_up")
-        )
-        merged = merged[merged["pos_up"] <= merged["pos"]]
-        via_up = merged["via"].to_numpy(dtype=object)
-        # The upstream's own path already starts with the upstream's id.
-        via = (
-            names[merged["supplier_id"].to_numpy()]
-            + " → "
-            + np.where(via_up != "", via_up, names[merged["upstream"].to_numpy()])
-        )
-        inherited = pd.DataFrame(
-            {
-                "supplier_id": merged["supplier_id"].to_numpy(),
-                "pos": merged["pos_up"].to_numpy(),
-                "country": pd.Series(merged["country_up"].to_numpy(), dtype=object),
-                "share": (merged["weight"] * merged["share_up"]).to_numpy(),
-                "via": pd.Series(via, dtype=object),
-                "row": merged["row"].to_numpy(),
-            }
+        batch = np.flatnonzero(link_level == depth)
+        ready = resolved[link_upstream[batch]]
+        found, unresolved = batch[ready], batch[~ready]
+        # each link gets its upstream's rows at its stage and upstream of it
+        upstream = link_upstream[found]
+        starts = np.column_stack([base_start[upstream], inherited_start[upstream]]).ravel()
+        stops = np.column_stack([base_start[upstream + 1], inherited_stop[upstream]]).ravel()
+        gathered = pool[0] if len(pool) == 1 else _Part.joined(pool)
+        pool = [gathered]
+        taken = _ranges(starts, stops)
+        owner = np.repeat(np.repeat(found, 2), stops - starts)
+        inside = gathered.pos[taken] <= link_pos[owner]
+        taken, owner = taken[inside], owner[inside]
+        up = gathered.take(taken)
+        buyer = link_supplier[owner]
+        # the upstream's own path already starts with the upstream's id
+        rest = np.where(up.via != 0, up.via, 1 + link_upstream[owner])
+        inherited = _Part(
+            buyer,
+            up.pos,
+            up.country,
+            paths.extend(buyer, rest),
+            weight[owner] * up.share,
+            link_row[owner],
         )
         # Looping links: the linked share of that stage and everything upstream is unverified.
-        expanded = [
-            (
-                int(r.supplier_id),
-                p,
-                UNVERIFIED,
-                float(r.weight),
-                f"{names[r.supplier_id]} → {names[r.upstream]} (loop)",
-                int(r.row),
-            )
-            for r in unresolved.itertuples(index=False)
-            for p in range(int(r.pos) + 1)
-        ]
-        looped = pd.DataFrame(expanded, columns=list(_empty_detail().columns)).astype(
-            _empty_detail().dtypes.to_dict()  # typed even when empty: shares stay float64
+        lengths = link_pos[unresolved] + 1
+        looping = np.repeat(unresolved, lengths)
+        looped = _Part(
+            link_supplier[looping],
+            np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths),
+            np.full(len(looping), rows.unverified, dtype="int64"),
+            paths.extend(link_supplier[looping], link_upstream[looping], loop=True),
+            weight[looping],
+            link_row[looping],
         )
-        new = pd.concat([_empty_detail(), inherited, looped], ignore_index=True)
-        new["supplier_id"] = new["supplier_id"].astype("int64")
-        parts.append(new)
-        is_member = np.zeros(len(ids), dtype=bool)
-        is_member[members] = True
-        upstream_rows = [
-            base[is_member[base_codes] & needed[base_codes]],
-            new[needed[new["supplier_id"].to_numpy()]],
-        ]
-        done = pd.concat([done, *upstream_rows], ignore_index=True)
+        new = _Part.joined([inherited, looped])
+        parts.append(_summed(_shown(new, top_arr)))
+        kept_new = new.take(np.flatnonzero(needed[new.supplier]))
+        kept_new = kept_new.take(np.argsort(kept_new.supplier, kind="stable"))
+        present = np.unique(kept_new.supplier)
+        inherited_start[present] = pool_size + np.searchsorted(kept_new.supplier, present, "left")
+        inherited_stop[present] = pool_size + np.searchsorted(kept_new.supplier, present, "right")
+        pool.append(kept_new)
+        pool_size += len(kept_new.supplier)
+        resolved |= members & needed & (has_rows | (inherited_stop > inherited_start))
 
-    detail, country, via = _detail(parts, top_arr)
-    # grouped on the country codes: the text is looked up once per distinct country
-    distribution = (
-        detail.assign(country=country.codes)
-        .groupby(["supplier_id", "pos", "country"], sort=False)["share"]
-        .sum()
-        .reset_index()
+    detail, country, via = _detail(_Part.joined(parts), rows.countries, paths.texts(ids))
+    # Each (supplier, position, country)'s shares summed in the detail's order.
+    boundary = np.ones(len(detail.supplier), dtype=bool)
+    boundary[1:] = (
+        (np.diff(detail.supplier) != 0) | (np.diff(detail.pos) != 0) | (np.diff(country.codes) != 0)
     )
-    dist_country = _Coded(distribution["country"].to_numpy(), country.values)
-    dist_start = _starts(distribution["supplier_id"].to_numpy(), len(ids))
-    distribution = distribution.assign(
-        supplier_id=names[distribution["supplier_id"].to_numpy()],
-        country=pd.Series(np.array(country.values, dtype=object)[dist_country.codes]),
+    first = np.flatnonzero(boundary)
+    shares = _sums(np.cumsum(boundary) - 1, detail.share, len(first))
+    dist_supplier = detail.supplier[first]
+    dist_pos = detail.pos[first]
+    dist_country = _Coded(country.codes[first], country.values)
+    distribution = pd.DataFrame(
+        {
+            "supplier_id": names[dist_supplier],
+            "pos": dist_pos,
+            "country": pd.Series(np.array(country.values, dtype=object)[dist_country.codes]),
+            "share": shares,
+        }
     )
     return Chains(
         top,
         ids,
         distribution,
         issues,
-        (
-            distribution["pos"].to_numpy(),
-            dist_country,
-            distribution["share"].round(10).to_numpy(),
-        ),
-        dist_start,
-        (detail["pos"].to_numpy(), country, via, detail["row"].to_numpy()),
-        _starts(detail["supplier_id"].to_numpy(), len(ids)),
+        (dist_pos, dist_country, np.round(shares, 10)),
+        _starts(dist_supplier, count),
+        (detail.pos, country, via, detail.row),
+        _starts(detail.supplier, count),
         code,
     )
 
 
-DETAIL_KEYS = ["supplier_id", "pos", "country", "via", "row"]
+def _shown(part: _Part, top: np.ndarray) -> _Part:
+    """The rows of a part that show in a chain: a share above noise, at a stage of it."""
+    return part.take(np.flatnonzero((part.share > _EPS) & (part.pos <= top[part.supplier])))
 
 
-def _detail(parts: list[pd.DataFrame], top: np.ndarray) -> tuple[pd.DataFrame, _Coded, _Coded]:
-    """Every share with the row and path behind it, one row per key, sorted by key; with
-    its country and via columns as codes.
+def _summed(part: _Part) -> _Part:
+    """One row per (supplier, position, country, via, row), its shares summed in order.
 
-    The first part (own rows and remainders) has one row per key already; each later
-    part (a level's inherited rows) is summed on its own, since a supplier's inherited
-    rows all come from its one level. Sorting uses order-preserving integer codes of the
-    text keys, which costs far less time and memory than sorting the text.
-    """
-    kept = []
-    for index, part in enumerate(parts):
-        part = part[
-            (part["share"].to_numpy() > _EPS)
-            & (part["pos"].to_numpy() <= top[part["supplier_id"].to_numpy()])
-        ]
-        if index:
-            part = part.groupby(DETAIL_KEYS, sort=False)["share"].sum().reset_index()
-        kept.append(part[[*DETAIL_KEYS, "share"]])
-    detail = pd.concat(kept, ignore_index=True)
-    country, countries = pd.factorize(
-        detail["country"].to_numpy(dtype=object), sort=True, use_na_sentinel=False
-    )
-    via, vias = pd.factorize(detail["via"].to_numpy(dtype=object), sort=True, use_na_sentinel=False)
-    order = np.lexsort(
-        (
-            detail["row"].to_numpy(),
-            via,
-            country,
-            detail["pos"].to_numpy(),
-            detail["supplier_id"].to_numpy(),
-        )
-    )
+    A Sourcing row is one supplier's, so the row stands for the supplier in the key."""
+    key = _group_codes(part.row + 1, part.pos, part.country, part.via)
+    shares = _sums(key, part.share, int(key.max(initial=-1)) + 1)
+    one = np.empty(len(shares), dtype="int64")  # any row of each key: they differ in share only
+    one[key] = np.arange(len(key))
+    return part.take(one)._replace(share=shares)
+
+
+def _detail(part: _Part, countries: list[str], texts: list[str]) -> tuple[_Part, _Coded, _Coded]:
+    """Every share with the row and path behind it, sorted by supplier, position, country
+    text, via text and row; with its country and via as codes of their distinct texts."""
+    country = _compact(part.country, countries)
+    via = _compact(part.via, texts)
+    order = np.lexsort((part.row, via.codes, country.codes, part.pos, part.supplier))
     return (
-        detail.take(order).reset_index(drop=True),
-        _Coded(country[order], countries),
-        _Coded(via[order], vias),
+        part.take(order),
+        _Coded(country.codes[order], country.values),
+        _Coded(via.codes[order], via.values),
     )
+
+
+def _compact(codes: np.ndarray, texts: list[str]) -> _Coded:
+    """Codes of ``texts`` recoded to the sorted distinct texts they use."""
+    used = np.zeros(len(texts), dtype=bool)
+    used[codes] = True
+    kept = np.flatnonzero(used)
+    ranks, values = pd.factorize(
+        np.array([texts[k] for k in kept.tolist()], dtype=object), sort=True
+    )
+    recode = np.zeros(len(texts), dtype="int64")
+    recode[kept] = ranks
+    return _Coded(recode[codes], values)
 
 
 class _Coded:
@@ -534,13 +625,6 @@ def positions(ids: list[str], values: np.ndarray) -> np.ndarray:
     codes, _ = pd.factorize(np.concatenate([np.array(ids, dtype=object), values]))
     found = codes[len(ids) :]
     return np.where(found < len(ids), found, -1)
-
-
-def _codes(values: pd.Series, ids: list[str]) -> np.ndarray:
-    """``positions`` as floats, NaN where absent: a column that can be filtered with notna."""
-    found = positions(ids, values.to_numpy(dtype=object)).astype("float64")
-    found[found < 0] = np.nan
-    return found
 
 
 def _stage_positions(stages: pd.Series) -> np.ndarray:
