@@ -294,8 +294,8 @@ def _sourcing_rows(src: pd.DataFrame, ids: list[str], top: np.ndarray) -> tuple[
 
 
 def _sums(keys: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
-    """The values summed per key (0..size-1; 0.0 where none), every share of the chains is
-    summed so: each key's values in row order, with pandas' compensated summation.
+    """The values summed per key (0..size-1; 0.0 where none): each key's values in row
+    order, with pandas' compensated summation. Every share of the chains is summed here.
 
     The rows are put in key order first (stably): pandas sums a key's values to a
     different last bit when other keys' rows lie between them, and a chain must not
@@ -452,19 +452,20 @@ def build_chains(portfolio: Portfolio) -> Chains:
 
     # A supplier's resolved rows, as those buying from it see them: its own rows and
     # remainders, then what it inherited, each in the order made. ``pool`` holds them
-    # grouped by supplier; only suppliers others buy from are kept.
+    # grouped by supplier, for the suppliers others buy from only.
     needed = np.zeros(count, dtype=bool)
     needed[link_upstream] = True
-    by_supplier = np.argsort(base.supplier, kind="stable")
-    pool = [base.take(by_supplier)]
-    pool_size = len(by_supplier)
+    parts = [_shown(base, top_arr)]
+    bought_from = np.flatnonzero(needed[base.supplier])
+    pool = [base.take(bought_from[np.argsort(base.supplier[bought_from], kind="stable")])]
+    del base, bought_from
+    pool_size = len(pool[0].supplier)
     base_start = _starts(pool[0].supplier, count)
     inherited_start = np.zeros(count, dtype="int64")
     inherited_stop = np.zeros(count, dtype="int64")
     has_rows = np.diff(base_start) > 0
     resolved = (level == 0) & needed & has_rows
     paths = _Paths(count)
-    parts = [_shown(base, top_arr)]
     link_level = level[link_supplier]
     max_level = int(level.max()) if len(level) else 0
     for depth in [*range(1, max_level + 1), -1]:
