@@ -5,9 +5,13 @@
 
 For each size it makes the workbook if missing (benchmarks/make_workbook.py), then
 runs every case in its own subprocess, measuring wall time, peak RSS (the
-child's ``ru_maxrss`` from ``wait4``: the largest single process) and the peak
-summed PSS of the process and its children (sampled from /proc: what a run that
-forks workers takes from the machine, shared pages counted once):
+child's ``ru_maxrss`` from ``wait4``: the largest single process) and, in one more
+run of each case, the peak summed PSS of the process and its children (sampled from
+/proc: what a run that forks workers takes from the machine, shared pages counted
+once). PSS is read in a run of its own because reading it walks the page tables of
+every process measured: on a machine whose cores the run keeps busy, that took about
+1 s of a 1M-row JSON screen's 21 s (``--pss-while-timing`` samples it in the timed
+runs instead, as rounds before this change did):
 
 - ``floor``     python-calamine ``to_python()`` of every sheet: the read floor every ratio uses;
 - ``fastexcel`` fastexcel into Arrow, for comparison;
@@ -71,8 +75,8 @@ class Run:
     stderr_tail: str = ""
     stdout_tail: str = ""  # what a bench script printed, when it printed no JSON line
     # the largest sum over the process and its children of their proportional set size
-    # (shared pages split between the processes sharing them), sampled every 0.2 s: what
-    # the run takes from the machine when it forks workers
+    # (shared pages split between the processes sharing them), sampled (see PssSampler):
+    # what the run takes from the machine when it forks workers; None when not sampled
     peak_pss_mib: float | None = None
 
 
@@ -84,7 +88,8 @@ class CaseResult:
     size: str
     rows: int
     command: list[str]
-    runs: list[Run] = field(default_factory=list)
+    runs: list[Run] = field(default_factory=list)  # the timed runs
+    memory_run: Run | None = None  # the run PSS was sampled in, when not in the timed runs
     skipped: str | None = None
 
     @property
@@ -107,11 +112,13 @@ class CaseResult:
 
     @property
     def peak_rss_mib(self) -> float | None:
-        return max(r.peak_rss_mib for r in self.runs) if self.runs else None
+        every = [*self.runs, *([self.memory_run] if self.memory_run else [])]
+        return max(r.peak_rss_mib for r in every) if every else None
 
     @property
     def peak_pss_mib(self) -> float | None:
-        values = [r.peak_pss_mib for r in self.runs if r.peak_pss_mib is not None]
+        every = [*self.runs, *([self.memory_run] if self.memory_run else [])]
+        values = [r.peak_pss_mib for r in every if r.peak_pss_mib is not None]
         return max(values) if values else None
 
     def to_dict(self, floor_s: float | None, floor_cpu_s: float | None = None) -> dict[str, Any]:
@@ -138,23 +145,27 @@ class CaseResult:
             if (self.cpu_s and floor_cpu_s)
             else None,
             "runs": [asdict(r) for r in self.runs],
+            "memory_run": asdict(self.memory_run) if self.memory_run else None,
         }
 
 
-def measure(command: list[str], timeout: float, cwd: Path) -> Run:
-    """Run ``command`` to completion; wall time and the child's peak RSS from wait4."""
+def measure(command: list[str], timeout: float, cwd: Path, pss: bool = False) -> Run:
+    """Run ``command`` to completion; wall time and the child's peak RSS from wait4, and
+    with ``pss`` the peak PSS of it and its children, sampled while it runs."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=cwd)
         timer = threading.Timer(timeout, proc.kill)
         timer.start()
-        sampler = PssSampler(proc.pid)
-        sampler.start()
+        sampler = PssSampler(proc.pid) if pss else None
+        if sampler is not None:
+            sampler.start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
         finally:
             timer.cancel()
-            sampler.stop()
+            if sampler is not None:
+                sampler.stop()
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -179,7 +190,7 @@ def measure(command: list[str], timeout: float, cwd: Path) -> Run:
         reported,
         stderr[-2000:],
         tail,
-        sampler.peak_mib,
+        sampler.peak_mib if sampler is not None else None,
     )
 
 
@@ -526,6 +537,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="also profile the JSON screen")
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
     parser.add_argument(
+        "--pss-while-timing",
+        action="store_true",
+        help="sample PSS in the timed runs instead of one more run per case",
+    )
+    parser.add_argument(
         "--match-args",
         default="--entries 1000000",
         help="arguments for benchmarks/match_bench.py (its rows are list entries, not Sourcing rows)",
@@ -563,9 +579,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"[{case.size}] {case.case} run {repetition + 1}/{args.repeat}", file=sys.stderr
                 )
-                case.runs.append(measure(case.command, args.timeout, HERE.parent))
+                case.runs.append(
+                    measure(case.command, args.timeout, HERE.parent, args.pss_while_timing)
+                )
                 if case.runs[-1].exit_code != 0:
                     print(case.runs[-1].stderr_tail, file=sys.stderr)
+        if not args.pss_while_timing:
+            for case in planned:
+                if case.ok:
+                    print(f"[{case.size}] {case.case} memory run", file=sys.stderr)
+                    case.memory_run = measure(case.command, args.timeout, HERE.parent, pss=True)
         match_done = match_done or any(c.case == "match" and c.runs for c in planned)
         floor = next((c for c in planned if c.case == "floor" and c.ok), None)
         floor_s = floor.op_s if floor else None
