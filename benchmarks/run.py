@@ -113,14 +113,18 @@ class CaseResult:
         return statistics.median(values) if values else None
 
     @property
+    def every_run(self) -> list[Run]:
+        """The timed runs and the memory run: each one's peak counts."""
+        return [*self.runs, *([self.memory_run] if self.memory_run else [])]
+
+    @property
     def peak_rss_mib(self) -> float | None:
-        every = [*self.runs, *([self.memory_run] if self.memory_run else [])]
+        every = self.every_run
         return max(r.peak_rss_mib for r in every) if every else None
 
     @property
     def peak_pss_mib(self) -> float | None:
-        every = [*self.runs, *([self.memory_run] if self.memory_run else [])]
-        values = [r.peak_pss_mib for r in every if r.peak_pss_mib is not None]
+        values = [r.peak_pss_mib for r in self.every_run if r.peak_pss_mib is not None]
         return max(values) if values else None
 
     def to_dict(self, floor_s: float | None, floor_cpu_s: float | None = None) -> dict[str, Any]:
